@@ -1,0 +1,108 @@
+"""santa-lsp's model runtime: GPT-BigCode (SantaCoder/StarCoder) inference in PyTorch.
+
+    engine = model.load("path/or/org-name", device="auto", dtype="auto")
+    engine.infill(prefix, suffix).text
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from model.checkpoint import (
+    check_against_config,
+    read_state_dict,
+    resolve_model_dir,
+    to_bigcode_layout,
+)
+from model.config import ModelConfig, load_config
+from model.engine import Completion, Engine, Generation, GenerationConfig
+from model.errors import FimUnsupportedError, LoadError
+from model.gpt_bigcode import GPTBigCode
+from model.quantize import quantize_int8
+from model.tokenizer import Tokenizer, load_tokenizer
+
+__all__ = [
+    "Completion",
+    "Engine",
+    "FimUnsupportedError",
+    "Generation",
+    "GenerationConfig",
+    "LoadError",
+    "ModelConfig",
+    "Tokenizer",
+    "load",
+]
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DEFAULT_PREFIX_CACHE_MB = 1024
+
+
+def load(
+    path: str | os.PathLike[str],
+    device: str = "auto",
+    dtype: str = "auto",
+    *,
+    revision: str | None = None,
+    prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
+) -> Engine:
+    """Load a checkpoint directory or Hub id into an Engine.
+
+    dtype: "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "bf16", "fp16", or "int8"
+    (weight-only int8 with bf16 activations, CPU). Raises LoadError with one clear line.
+    """
+    torch_device = _device(device)
+    weight_dtype, int8 = _dtype(dtype, torch_device)
+    directory = resolve_model_dir(path, revision)
+    config = load_config(directory / "config.json")
+    tokenizer = load_tokenizer(directory)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise LoadError(
+            f"{directory / 'tokenizer.json'}: {tokenizer.vocab_size} tokens, but config.json's "
+            f"vocab_size is {config.vocab_size}"
+        )
+    tensors = to_bigcode_layout(read_state_dict(directory), config)
+    check_against_config(tensors, config, directory)
+    net = build(config, tensors).to(device=torch_device, dtype=weight_dtype).eval()
+    if int8:
+        quantize_int8(net, weight_dtype)
+    return Engine(
+        net, tokenizer, device=torch_device, dtype=weight_dtype,
+        prefix_cache_bytes=prefix_cache_mb * 2**20,
+    )  # fmt: skip
+
+
+def build(config: ModelConfig, tensors: dict[str, torch.Tensor]) -> GPTBigCode:
+    """The network with `tensors` (gpt_bigcode names) as its weights, without a copy."""
+    with torch.device("meta"):
+        net = GPTBigCode(config)
+    net.load_state_dict(tensors, assign=True)
+    if tensors["lm_head.weight"] is tensors["transformer.wte.weight"]:
+        net.lm_head.weight = net.transformer.wte.weight  # keep one tensor through .to()
+    return net
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise LoadError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise LoadError(f"device {name!r} asked for, but CUDA is not available on this machine")
+    return device
+
+
+def _dtype(name: str, device: torch.device) -> tuple[torch.dtype, bool]:
+    """The floating dtype of weights/activations, and whether linear weights become int8."""
+    if name == "auto":
+        return (torch.float16 if device.type == "cuda" else torch.float32), False
+    if name == "int8":
+        if device.type != "cpu":
+            raise LoadError("dtype int8 is the CPU weight-only path; use fp16 or bf16 on GPU")
+        return torch.bfloat16, True
+    if name not in DTYPES:
+        raise LoadError(f"unknown dtype {name!r}: use auto, fp32, bf16, fp16 or int8")
+    return DTYPES[name], False

@@ -1,0 +1,40 @@
+"""Weight-only int8 for CPU decoding: half of bf16's bytes per token, so nearly twice the speed.
+
+Decoding one token reads every weight once, so on a CPU its speed is memory bandwidth over
+weight bytes. Weights are stored as int8 with one scale per output channel (symmetric);
+activations stay in floating point and `torch._weight_int8pack_mm` multiplies without ever
+materialising a dequantised weight matrix.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Int8Linear(nn.Module):
+    def __init__(self, linear: nn.Linear, activation_dtype: torch.dtype) -> None:
+        super().__init__()
+        weight = linear.weight.detach().float()
+        scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127.0
+        self.register_buffer("weight", torch.round(weight / scales[:, None]).to(torch.int8))
+        self.register_buffer("scales", scales.to(activation_dtype))
+        bias = linear.bias
+        self.register_buffer("bias", None if bias is None else bias.detach().to(activation_dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]), self.weight, self.scales)
+        out = out.reshape(*x.shape[:-1], -1)
+        return out if self.bias is None else out + self.bias
+
+
+def quantize_int8(net: nn.Module, activation_dtype: torch.dtype) -> None:
+    """Replace every nn.Linear (the tied lm_head included) by an Int8Linear, in place.
+
+    The embedding table stays in `activation_dtype`: a lookup reads one row per token.
+    """
+    for name, child in list(net.named_children()):
+        if isinstance(child, nn.Linear):
+            setattr(net, name, Int8Linear(child, activation_dtype))
+        else:
+            quantize_int8(child, activation_dtype)
