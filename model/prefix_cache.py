@@ -6,7 +6,6 @@ prefix starting at position 0: reuse is exactly "longest common prefix", nothing
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ class PrefixCache:
         best, best_len = None, 0
         with self._lock:
             for key, entry in self._entries.items():
-                common = len(os.path.commonprefix([entry.tokens, tokens]))
+                common = common_prefix_len(entry.tokens, tokens)
                 if common > best_len:
                     best, best_len, best_key = entry, common, key
             if best is not None:
@@ -63,6 +62,11 @@ class PrefixCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def common_prefix_len(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
 
 
 def _is_prefix(short: list[int], long: list[int]) -> bool:
