@@ -1,0 +1,201 @@
+"""Generation: prefix-cache reuse, cancellation, budgets, stop sequences, streaming, FIM prompts."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+import model
+from model import GenerationConfig
+from model.engine import fit_prefix_suffix
+from tests.tiny import make_model
+
+PREFIX = "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        "
+SUFFIX = "\n\n    def norm(self):\n        return 0\n"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model(tmp_path_factory.mktemp("gen"), n_positions=256)
+
+
+@pytest.fixture
+def engine(model_dir: Path) -> model.Engine:
+    return model.load(model_dir)
+
+
+def no_cache(**kw: object) -> GenerationConfig:
+    return GenerationConfig(use_prefix_cache=False, **kw)  # type: ignore[arg-type]
+
+
+def test_prefix_cache_reuse_gives_the_same_output(engine: model.Engine) -> None:
+    first = engine.infill(PREFIX, SUFFIX, config=GenerationConfig(max_new_tokens=12))
+    typed = PREFIX + "self.y"  # the user typed on: only the end of the SPM prompt changes
+    cached = engine.infill(typed, SUFFIX, config=GenerationConfig(max_new_tokens=12))
+    cold = engine.infill(typed, SUFFIX, config=no_cache(max_new_tokens=12))
+    assert first.reused_tokens == 0
+    assert cached.reused_tokens >= cached.prompt_tokens - 4
+    assert cold.reused_tokens == 0
+    assert cached.token_ids == cold.token_ids
+
+
+def test_generated_tokens_are_reused_when_the_user_types_them(engine: model.Engine) -> None:
+    first = engine.generate(PREFIX, GenerationConfig(max_new_tokens=8))
+    prompt = engine.tokenizer.encode(PREFIX) + first.token_ids[:5]
+    again = engine.generate(prompt, GenerationConfig(max_new_tokens=4))
+    assert again.reused_tokens == len(prompt) - 1
+
+
+def test_psm_prompt_reuses_the_prefix_before_the_suffix(engine: model.Engine) -> None:
+    engine.infill(PREFIX, SUFFIX, mode="psm", config=GenerationConfig(max_new_tokens=2))
+    edited = engine.infill(PREFIX, SUFFIX + "# more\n", mode="psm", config=GenerationConfig(max_new_tokens=2))
+    assert edited.reused_tokens >= len(engine.tokenizer.encode(PREFIX))
+
+
+def test_prefix_cache_evicts_least_recently_used_within_budget(engine: model.Engine) -> None:
+    engine.generate("0\n" + PREFIX, GenerationConfig(max_new_tokens=2))
+    entry_bytes = engine.prefix_cache.nbytes
+    engine.prefix_cache.budget_bytes = 3 * entry_bytes
+    for i in range(1, 10):
+        engine.generate(f"{i}\n" + PREFIX, GenerationConfig(max_new_tokens=2))
+    assert len(engine.prefix_cache) == 3
+    assert engine.prefix_cache.nbytes <= 3 * entry_bytes
+    newest = engine.generate("9\n" + PREFIX, GenerationConfig(max_new_tokens=2))
+    evicted = engine.generate("0\n" + PREFIX, GenerationConfig(max_new_tokens=2))
+    assert newest.reused_tokens == newest.prompt_tokens - 1
+    assert evicted.reused_tokens == 0  # digits are single tokens: nothing else matches
+
+
+def test_an_entry_over_the_budget_is_not_kept(model_dir: Path) -> None:
+    engine = model.load(model_dir, prefix_cache_mb=0)
+    engine.generate(PREFIX, GenerationConfig(max_new_tokens=2))
+    assert len(engine.prefix_cache) == 0
+
+
+def test_streamed_pieces_make_up_the_text(engine: model.Engine) -> None:
+    generation = engine.stream_infill(PREFIX, SUFFIX, config=GenerationConfig(max_new_tokens=20))
+    pieces = list(generation)
+    assert "".join(pieces) == generation.result.text  # type: ignore[union-attr]
+    assert len(pieces) > 1
+
+
+def test_cancel_from_another_thread_stops_and_frees_the_model(engine: model.Engine) -> None:
+    generation = engine.stream(PREFIX, no_cache(max_new_tokens=100))
+    pieces = iter(generation)
+    next(pieces)
+    threading.Thread(target=generation.cancel).start()
+    result = generation.wait()
+    assert result.finish_reason == "cancelled"
+    assert len(result.token_ids) < 100
+    assert not engine.lock.locked()
+    assert engine.generate(PREFIX, GenerationConfig(max_new_tokens=3)).token_ids
+
+
+def test_cancel_before_start_does_no_work(engine: model.Engine) -> None:
+    generation = engine.stream(PREFIX, no_cache(max_new_tokens=10))
+    generation.cancel()
+    result = generation.wait()
+    assert (result.finish_reason, result.token_ids) == ("cancelled", [])
+
+
+def test_time_budget(engine: model.Engine) -> None:
+    expired = engine.generate(PREFIX, no_cache(max_new_tokens=50, time_budget_s=0.0))
+    assert (expired.finish_reason, expired.text) == ("time", "")
+    roomy = engine.generate(PREFIX, no_cache(max_new_tokens=5, time_budget_s=60.0))
+    assert roomy.finish_reason in ("length", "eos")
+
+
+def test_stop_sequence_cuts_the_text_and_is_never_streamed(engine: model.Engine) -> None:
+    free = engine.generate(PREFIX, no_cache(max_new_tokens=24))
+    assert len(free.text) > 6
+    stop = free.text[3:6]
+    generation = engine.stream(PREFIX, no_cache(max_new_tokens=24, stop=[stop]))
+    streamed = "".join(generation)
+    result = generation.result
+    assert result is not None
+    assert result.finish_reason == "stop"
+    assert result.text == free.text[: free.text.find(stop)]
+    assert streamed == result.text
+
+
+def test_stop_tokens(engine: model.Engine) -> None:
+    free = engine.generate(PREFIX, no_cache(max_new_tokens=8))
+    stopped = engine.generate(PREFIX, no_cache(max_new_tokens=8, stop_tokens=[free.token_ids[2]]))
+    assert stopped.token_ids == free.token_ids[:2]
+    assert stopped.finish_reason == "eos"
+
+
+def test_max_new_tokens(engine: model.Engine) -> None:
+    result = engine.generate(PREFIX, no_cache(max_new_tokens=3))
+    assert len(result.token_ids) <= 3
+
+
+def test_sampling_is_seeded_and_top_p_near_zero_is_greedy(engine: model.Engine) -> None:
+    greedy = engine.generate(PREFIX, no_cache(max_new_tokens=10))
+    nucleus = engine.generate(PREFIX, no_cache(max_new_tokens=10, temperature=1.0, top_p=1e-6, seed=1))
+    assert nucleus.token_ids == greedy.token_ids
+    a = engine.generate(PREFIX, no_cache(max_new_tokens=10, temperature=1.5, seed=7))
+    b = engine.generate(PREFIX, no_cache(max_new_tokens=10, temperature=1.5, seed=7))
+    assert a.token_ids == b.token_ids
+
+
+def test_fim_prompt_orders(engine: model.Engine) -> None:
+    fim, encode = engine.tokenizer.fim, engine.tokenizer.encode
+    pre, suf = encode("a = 1\n"), encode("\nb = 2")
+    psm, spm = (engine.infill_prompt("a = 1\n", "\nb = 2", mode) for mode in ("psm", "spm"))
+    assert psm == [fim.prefix, *pre, fim.suffix, *suf, fim.middle]
+    assert spm == [fim.prefix, fim.suffix, *suf, fim.middle, *pre]
+    with pytest.raises(ValueError, match="unknown FIM mode"):
+        engine.infill_prompt("a", "b", "pms")
+
+
+def test_long_inputs_are_truncated_to_leave_room_for_the_output(engine: model.Engine) -> None:
+    prompt = engine.infill_prompt(PREFIX * 30, SUFFIX * 30, "spm", max_new_tokens=40)
+    assert len(prompt) == engine.context_length - 40
+    result = engine.infill(PREFIX * 30, SUFFIX * 30, config=GenerationConfig(max_new_tokens=40))
+    assert result.prompt_tokens + 40 <= engine.context_length
+
+
+def test_fit_keeps_the_text_near_the_cursor() -> None:
+    prefix, suffix = list(range(100)), list(range(100, 200))
+    kept_prefix, kept_suffix = fit_prefix_suffix(prefix, suffix, 80)
+    assert (kept_prefix, kept_suffix) == (prefix[-60:], suffix[:20])
+    short_prefix, long_suffix = fit_prefix_suffix(prefix[:10], suffix, 80)
+    assert (short_prefix, long_suffix) == (prefix[:10], suffix[:70])
+
+
+def test_bad_requests(engine: model.Engine) -> None:
+    with pytest.raises(ValueError, match="empty prompt"):
+        engine.generate("")
+    with pytest.raises(ValueError, match="exceeds the context"):
+        engine.generate("x " * 400, GenerationConfig(max_new_tokens=10))
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_half_precision_tracks_fp32(model_dir: Path, engine: model.Engine, dtype: str) -> None:
+    half = model.load(model_dir, dtype=dtype)
+    ids = engine.tokenizer.encode(PREFIX)
+    similarity = torch.cosine_similarity(half.logits(ids), engine.logits(ids), dim=-1)
+    assert similarity.min() > 0.99
+
+
+def test_int8_weights_track_fp32(model_dir: Path, engine: model.Engine) -> None:
+    quantized = model.load(model_dir, dtype="int8")
+    ids = engine.tokenizer.encode(PREFIX)
+    similarity = torch.cosine_similarity(quantized.logits(ids), engine.logits(ids), dim=-1)
+    assert similarity.min() > 0.99
+    linear = quantized.net.transformer.h[0].mlp.c_fc
+    assert linear.weight.dtype == torch.int8
+    assert quantized.generate(PREFIX, GenerationConfig(max_new_tokens=4)).token_ids
+
+
+@pytest.mark.cuda
+def test_fp16_on_cuda_matches_fp32_and_greedy(model_dir: Path, engine: model.Engine) -> None:
+    gpu = model.load(model_dir, device="cuda")
+    ids = engine.tokenizer.encode(PREFIX)
+    assert (gpu.logits(ids).cpu() - engine.logits(ids)).abs().max() < 5e-2
+    config = no_cache(max_new_tokens=16)
+    assert gpu.generate(ids, config).token_ids == engine.generate(ids, config).token_ids
