@@ -1,0 +1,151 @@
+// Pure mapping from the extension's VS Code settings to the server's options
+// (docs/protocol.md, "Settings"). No `vscode` import here, so it is unit-tested under plain node.
+
+/** The server's settings object, as sent in initializationOptions and didChangeConfiguration. */
+export interface ServerSettings {
+  model?: string;
+  device: string;
+  dtype: string;
+  maxNewTokens: number;
+  timeBudgetMs: number;
+  fimMode: string;
+  temperature: number;
+  stop: string[];
+  enabled: boolean;
+  disabledLanguages: string[];
+  crossFile: boolean;
+  crossFileTokens: number;
+  stats: boolean;
+}
+
+/** How to start the server process. */
+export interface LaunchSettings {
+  command: string;
+  pythonPath: string;
+  args: string[];
+}
+
+/** Reads one key of the `santaLsp` section; `undefined` when unset or unknown. */
+export type Getter = (key: string) => unknown;
+
+export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
+  device: "auto",
+  dtype: "auto",
+  maxNewTokens: 64,
+  timeBudgetMs: 1500,
+  fimMode: "spm",
+  temperature: 0,
+  stop: [],
+  enabled: true,
+  disabledLanguages: [],
+  crossFile: true,
+  crossFileTokens: 256,
+  stats: false,
+});
+
+export const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d+)$/;
+export const DTYPES = ["auto", "fp32", "bf16", "fp16", "int8"] as const;
+export const FIM_MODES = ["spm", "psm"] as const;
+
+function str(value: unknown, fallback: string, allowed?: (v: string) => boolean): string {
+  if (typeof value !== "string") return fallback;
+  const v = value.trim();
+  if (v === "" || (allowed && !allowed(v))) return fallback;
+  return v;
+}
+
+function int(value: unknown, fallback: number, min: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) return fallback;
+  return Math.max(min, Math.round(value));
+}
+
+function strings(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is string => typeof v === "string" && v !== "");
+}
+
+/** Expands a leading `~/` (settings are often written with one). */
+export function expandHome(path: string, home: string | undefined): string {
+  if (home && (path === "~" || path.startsWith("~/"))) return home + path.slice(1);
+  return path;
+}
+
+/**
+ * The per-language map `santaLsp.enable` ({"*": bool, languageId: bool}) as the server's
+ * `disabledLanguages`: every language explicitly set to false. A `"*": false` default cannot be
+ * said to the server; the client enforces it (see `languageEnabled`).
+ */
+export function disabledLanguages(enable: unknown): string[] {
+  if (enable === null || typeof enable !== "object" || Array.isArray(enable)) return [];
+  return Object.entries(enable as Record<string, unknown>)
+    .filter(([lang, on]) => lang !== "*" && on === false)
+    .map(([lang]) => lang)
+    .sort();
+}
+
+/** Whether completions are wanted for `languageId` according to `santaLsp.enable`. */
+export function languageEnabled(enable: unknown, languageId: string): boolean {
+  if (enable === null || typeof enable !== "object" || Array.isArray(enable)) return true;
+  const map = enable as Record<string, unknown>;
+  if (typeof map[languageId] === "boolean") return map[languageId] as boolean;
+  if (typeof map["*"] === "boolean") return map["*"] as boolean;
+  return true;
+}
+
+/** The server's options from the extension's settings; invalid values fall back to defaults. */
+export function toServerSettings(get: Getter, home?: string): ServerSettings {
+  const out: ServerSettings = {
+    device: str(get("device"), DEFAULTS.device, (v) => DEVICE_RE.test(v)),
+    dtype: str(get("dtype"), DEFAULTS.dtype, (v) => (DTYPES as readonly string[]).includes(v)),
+    maxNewTokens: int(get("maxNewTokens"), DEFAULTS.maxNewTokens, 1),
+    timeBudgetMs: int(get("timeBudgetMs"), DEFAULTS.timeBudgetMs, 1),
+    fimMode: str(get("fimMode"), DEFAULTS.fimMode, (v) => (FIM_MODES as readonly string[]).includes(v)),
+    temperature:
+      typeof get("temperature") === "number" && (get("temperature") as number) >= 0
+        ? (get("temperature") as number)
+        : DEFAULTS.temperature,
+    stop: strings(get("stop")),
+    enabled: typeof get("enabled") === "boolean" ? (get("enabled") as boolean) : DEFAULTS.enabled,
+    disabledLanguages: disabledLanguages(get("enable")),
+    crossFile: typeof get("crossFile") === "boolean" ? (get("crossFile") as boolean) : DEFAULTS.crossFile,
+    crossFileTokens: int(get("crossFileTokens"), DEFAULTS.crossFileTokens, 0),
+    stats: typeof get("stats") === "boolean" ? (get("stats") as boolean) : DEFAULTS.stats,
+  };
+  // An empty model means "the server's packaged model": leave the key out so the server keeps it.
+  const model = str(get("model"), "");
+  if (model !== "") out.model = expandHome(model, home);
+  return out;
+}
+
+export function toLaunchSettings(get: Getter, home?: string): LaunchSettings {
+  return {
+    command: expandHome(str(get("server.command"), ""), home),
+    pythonPath: expandHome(str(get("server.pythonPath"), ""), home),
+    args: strings(get("server.args")),
+  };
+}
+
+/**
+ * Keys whose change needs a new server process. The protocol promises a background reload only
+ * for `model`; device and dtype are given on the command line as well, so a change restarts.
+ */
+export const RESTART_KEYS = ["device", "dtype"] as const;
+
+export function needsRestart(
+  before: { server: ServerSettings; launch: LaunchSettings },
+  after: { server: ServerSettings; launch: LaunchSettings },
+): boolean {
+  if (JSON.stringify(before.launch) !== JSON.stringify(after.launch)) return true;
+  // Without a model the server uses its packaged one; only a fresh start gets back to it.
+  if (before.server.model !== undefined && after.server.model === undefined) return true;
+  return RESTART_KEYS.some((k) => before.server[k] !== after.server[k]);
+}
+
+/** The command-line flags that repeat the load-time settings (docs/protocol.md, "Starting"). */
+export function serverArgs(server: ServerSettings, launch: LaunchSettings): string[] {
+  const args: string[] = [];
+  if (server.model) args.push("--model", server.model);
+  if (server.device !== DEFAULTS.device) args.push("--device", server.device);
+  if (server.dtype !== DEFAULTS.dtype) args.push("--dtype", server.dtype);
+  return args.concat(launch.args);
+}
