@@ -1,0 +1,50 @@
+"""`santa-train pretrain --config CONFIG`: train a model from scratch as a TOML recipe says."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from train.recipe import load_recipe, with_overrides
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("pretrain", help="train a model from scratch (TOML recipe)")
+    configure(parser)
+    return parser
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="TOML recipe (see train/configs/)")
+    parser.add_argument("--resume", action="store_true", help="continue from the output's latest checkpoint")
+    parser.add_argument("--output", help="override [train] output")
+    parser.add_argument("--steps", type=int, help="override [train] steps")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from train.loop import train  # torch/accelerate load only when a run starts
+
+    recipe = load_recipe(args.config)
+    overrides = {k: v for k, v in (("output", args.output), ("steps", args.steps)) if v is not None}
+    if overrides:
+        recipe = with_overrides(recipe, train=overrides)
+    result = train(recipe, resume=args.resume, progress=not args.no_progress)
+    last = result.log[-1] if result.log else {}
+    summary = {"output": str(result.output), "export": str(result.export), "steps": result.steps, **last}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.pretrain", description=__doc__)
+    configure(parser)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
