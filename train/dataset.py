@@ -37,7 +37,7 @@ def find_shards(paths: Iterable[str | Path]) -> list[Path]:
     found: set[Path] = set()
     for path in map(Path, paths):
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SHARD_SUFFIXES))
+            found.update(p for p in path.rglob("*") if _is_shard(p, path))
         elif path.is_file():
             found.add(path)
         else:
@@ -45,6 +45,12 @@ def find_shards(paths: Iterable[str | Path]) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"no .jsonl/.jsonl.gz shards in {[str(p) for p in paths]}")
     return sorted(found)
+
+
+def _is_shard(path: Path, root: Path) -> bool:
+    # `santa-train data` keeps intermediate shards under OUTPUT/_work: they are not training text.
+    hidden = any(part.startswith(("_", ".")) for part in path.relative_to(root).parts)
+    return not hidden and path.name.endswith(SHARD_SUFFIXES) and path.is_file()
 
 
 def read_documents(path: Path) -> list[str]:

@@ -1,0 +1,82 @@
+"""Optimizer groups, the cosine schedule, LoRA merging and the exported checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import model
+from model.gpt_bigcode import GPTBigCode
+from tests.tiny import make_tokenizer, tiny_config
+from train.export import export_model
+from train.lora import apply_lora, plain_network
+from train.optim import cosine_factor, make_optimizer, make_scheduler, param_groups
+from train.recipe import LoraSettings
+
+
+def test_weight_decay_only_on_matrices():
+    net = GPTBigCode(tiny_config(64))
+    decay, plain = param_groups(net, 0.1)
+    names = {id(p): n for n, p in net.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}  # type: ignore[attr-defined]
+    assert decay["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(n.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")) for n in decayed)
+    assert len(decayed) == 4 * 2  # four linear layers in each of the two blocks
+    opt = make_optimizer(net, 1e-3)
+    assert opt.defaults["betas"] == (0.9, 0.95) and opt.defaults["eps"] == 1e-8
+
+
+def test_cosine_schedule_with_two_percent_warmup():
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+    sched = make_scheduler(opt, total_steps=1000, warmup_ratio=0.02, min_ratio=0.1)
+    lrs = []
+    for _ in range(1000):
+        lrs.append(sched.get_last_lr()[0])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(2.0 / 20) and lrs[19] == pytest.approx(2.0)
+    assert lrs[20] == pytest.approx(2.0) and lrs[-1] == pytest.approx(0.2, abs=1e-3)
+    assert all(a >= b for a, b in zip(lrs[20:], lrs[21:], strict=False))
+    assert cosine_factor(510, 1000, 20, 0.0) == pytest.approx(0.5)
+
+
+def test_lora_merges_into_a_plain_checkpoint(tmp_path: Path):
+    tok = make_tokenizer(tmp_path / "tok")
+    net = GPTBigCode(tiny_config(512))
+    lora = apply_lora(net, LoraSettings(r=4, alpha=8, dropout=0.0))
+    trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    with torch.no_grad():
+        for name, param in lora.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)  # B starts at zero: make the adapters do something
+    ids = torch.tensor([[1, 5, 9, 2, 7]])
+    with torch.no_grad():
+        expected = lora.eval()(ids)[0]
+    out = export_model(lora, tok, tmp_path / "merged")
+    assert isinstance(plain_network(lora), GPTBigCode) and any(
+        "lora_" in n for n, _ in lora.named_parameters()
+    )
+    got = model.load(out, device="cpu").logits(ids[0].tolist())
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_export_matches_transformers(tmp_path: Path):
+    transformers = pytest.importorskip("transformers")
+    tok = make_tokenizer(tmp_path / "tok")
+    net = GPTBigCode(tiny_config(512, multi_query=True))
+    out = export_model(net, tok, tmp_path / "export")
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    ids = [3, 1, 4, 1, 5, 9, 2, 6]
+    ours = model.load(out, device="cpu").logits(ids)
+    hf = transformers.GPTBigCodeForCausalLM.from_pretrained(out).eval()
+    with torch.no_grad():
+        theirs = hf(torch.tensor([ids])).logits[0]
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    assert transformers.AutoTokenizer.from_pretrained(out).encode("def f():") == model.load(
+        out
+    ).tokenizer.encode("def f():")
