@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_cosine_schedule_with_two_percent_warmup():
         sched.step()
     assert lrs[0] == pytest.approx(2.0 / 20) and lrs[19] == pytest.approx(2.0)
     assert lrs[20] == pytest.approx(2.0) and lrs[-1] == pytest.approx(0.2, abs=1e-3)
-    assert all(a >= b for a, b in zip(lrs[20:], lrs[21:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[20:]))
     assert cosine_factor(510, 1000, 20, 0.0) == pytest.approx(0.5)
 
 

@@ -27,8 +27,8 @@ def write_recipe(root: Path, steps: int = 40, **train: object) -> Path:
                 "save_every": 5, "eval_every": 10, "eval_contexts": 8, "threads": 1, **train}  # fmt: skip
     lines = [
         "[model]", "n_embd = 32", "n_layer = 2", "n_head = 4", "n_positions = 48", "dropout = 0.1",
-        "[data]", f'train = ["{root / "data"}"]', f'eval = ["{root / "heldout"}"]', f'tokenizer = "{root / "tok"}"',
-        "seq_len = 48",
+        "[data]", f'train = ["{root / "data"}"]', f'eval = ["{root / "heldout"}"]',
+        f'tokenizer = "{root / "tok"}"', "seq_len = 48",
         "[train]", *(f"{k} = {json.dumps(v)}" for k, v in settings.items()),
     ]  # fmt: skip
     path = root / "recipe.toml"
