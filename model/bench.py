@@ -1,0 +1,223 @@
+"""Runtime benchmark: ours against transformers on the same weights, in one run.
+
+    python -m model.bench --make-random small --tokenizer DIR --out bench-models/small
+    python -m model.bench --model bench-models/small --dtypes fp32,bf16,int8
+
+Prints prefill latency, decode speed, the latency of one appended character on a
+1500-token prompt (with and without the prefix cache), and the memory-bandwidth limit of
+decoding (weight bytes read per token over the bandwidth measured in the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+import model
+from model import GenerationConfig
+from model.checkpoint import save_checkpoint
+from model.config import ModelConfig
+from model.gpt_bigcode import GPTBigCode, init_weights
+
+SHAPES = {
+    "small": dict(n_layer=8, n_embd=512, n_head=8, n_inner=2048),
+    "santacoder": dict(n_layer=24, n_embd=2048, n_head=16, n_inner=8192),
+}
+PREFILLS = (1024, 1536)
+APPEND_LENGTH = 1500
+DECODE_TOKENS = 32
+
+
+def make_random(shape: str, tokenizer_dir: Path, out: Path, seed: int = 0) -> Path:
+    """A random SantaCoder-format model of `shape` with a real tokenizer, saved in fp16."""
+    from tokenizers import Tokenizer
+
+    vocab = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab_size()
+    config = ModelConfig(vocab_size=vocab + (-vocab % 128), n_positions=2048, **SHAPES[shape])
+    net = GPTBigCode(config)
+    init_weights(net, seed=seed)
+    save_checkpoint(out, config, net.half().state_dict(), tokenizer_dir)
+    return out
+
+
+def sample_text() -> str:
+    """Real code for prompts: this machine's Python standard library."""
+    import argparse as source_module
+
+    return Path(source_module.__file__).read_text(encoding="utf-8")
+
+
+def best_ms(fn: Callable[[], object], repeats: int) -> float:
+    """The fastest of `repeats` runs: the least disturbed by whatever else the machine does."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times)
+
+
+def bench_ours(engine: model.Engine, ids: list[int], repeats: int) -> dict[str, float]:
+    one = GenerationConfig(max_new_tokens=1, use_prefix_cache=False)
+    results = {f"prefill_{n}_ms": best_ms(lambda n=n: engine.generate(ids[:n], one), repeats) for n in PREFILLS}
+    short = ids[:128]
+    decode = GenerationConfig(max_new_tokens=DECODE_TOKENS + 1, use_prefix_cache=False)
+    steps = len(engine.generate(short, decode).token_ids) - 1
+    total = best_ms(lambda: engine.generate(short, decode), repeats)
+    results["decode_tok_s"] = 1000 * steps / (total - best_ms(lambda: engine.generate(short, one), repeats))
+    text = engine.tokenizer.decode(ids[:APPEND_LENGTH])
+    cached = GenerationConfig(max_new_tokens=1)
+    engine.generate(text, cached)  # the prompt as it was one keystroke ago
+    # Each repeat types one more character, as a user would.
+    appended = iter(range(1000))
+    type_one_more = lambda: engine.generate(text + "x" * next(appended), cached)  # noqa: E731
+    results["append_cached_ms"] = best_ms(type_one_more, repeats)
+    results["append_uncached_ms"] = best_ms(lambda: engine.generate(text + "y", one), repeats)
+    return results
+
+
+def bench_transformers(directory: Path, dtype: torch.dtype, ids: list[int], repeats: int) -> dict[str, float]:
+    from transformers import GPTBigCodeForCausalLM
+
+    net = GPTBigCodeForCausalLM.from_pretrained(directory, dtype=dtype).eval()
+
+    def generate(prompt: list[int], new: int) -> torch.Tensor:
+        with torch.inference_mode():
+            return net.generate(
+                torch.tensor([prompt]), max_new_tokens=new, min_new_tokens=new, do_sample=False,
+                pad_token_id=0,
+            )  # fmt: skip
+
+    results = {f"prefill_{n}_ms": best_ms(lambda n=n: generate(ids[:n], 1), repeats) for n in PREFILLS}
+    short = ids[:128]
+    total = best_ms(lambda: generate(short, DECODE_TOKENS + 1), repeats)
+    results["decode_tok_s"] = 1000 * DECODE_TOKENS / (total - best_ms(lambda: generate(short, 1), repeats))
+    # transformers keeps no cache across calls: one more character costs a full prefill.
+    results["append_uncached_ms"] = best_ms(lambda: generate(ids[: APPEND_LENGTH + 1], 1), repeats)
+    return results
+
+
+def memory_bandwidth_gb_s(repeats: int = 5) -> float:
+    """Read bandwidth: summing 1 GiB that is not in any cache."""
+    data = torch.ones(2**28, dtype=torch.float32)
+    seconds = best_ms(data.sum, repeats) / 1000
+    return data.numel() * 4 / seconds / 1e9
+
+
+def weight_bytes_per_token(engine: model.Engine) -> int:
+    """Bytes decoding one token reads: every weight except the position table (one row)."""
+    seen: set[int] = set()
+    total = 0
+    for name, tensor in [*engine.net.named_parameters(), *engine.net.named_buffers()]:
+        if name.endswith("wpe.weight") or id(tensor) in seen or tensor is None:
+            continue
+        seen.add(id(tensor))
+        total += tensor.numel() * tensor.element_size()
+    if any(n.endswith("lm_head.weight") for n, _ in engine.net.named_buffers()):
+        wte = engine.net.transformer.wte.weight  # int8: the embedding is only looked up
+        total -= wte.numel() * wte.element_size()
+    return total
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    report: dict[str, dict[str, float]] = {}
+    bandwidth = memory_bandwidth_gb_s()
+    print(f"memory read bandwidth: {bandwidth:.1f} GB/s, torch threads: {torch.get_num_threads()}")
+    for dtype in args.dtypes.split(","):
+        engine = model.load(args.model, device="cpu", dtype=dtype)
+        ids = engine.tokenizer.encode(sample_text())[: max(PREFILLS) + 1]
+        ours = bench_ours(engine, ids, args.repeats)
+        limit = bandwidth * 1e9 / weight_bytes_per_token(engine)
+        ours["bandwidth_limit_tok_s"] = limit
+        ours["decode_pct_of_limit"] = 100 * ours["decode_tok_s"] / limit
+        report[f"ours_{dtype}"] = ours
+        del engine
+        gc.collect()
+        if dtype in ("fp32", "bf16") and not args.no_transformers:
+            report[f"transformers_{dtype}"] = bench_transformers(
+                Path(args.model), model.DTYPES[dtype], ids, args.repeats
+            )
+        print_table(report, dtype)
+    print_summary(report)
+    return report
+
+
+ROWS = [
+    ("prefill_1024_ms", "prefill 1024 tokens (ms)", False),
+    ("prefill_1536_ms", "prefill 1536 tokens (ms)", False),
+    ("decode_tok_s", "decode (tokens/s)", True),
+    ("append_cached_ms", f"+1 char on {APPEND_LENGTH} tokens, prefix cache (ms)", False),
+    ("append_uncached_ms", f"+1 char on {APPEND_LENGTH} tokens, no cache (ms)", False),
+]
+
+
+def print_table(report: dict[str, dict[str, float]], dtype: str) -> None:
+    ours, theirs = report[f"ours_{dtype}"], report.get(f"transformers_{dtype}", {})
+    print(f"\n== {dtype} ==")
+    print(f"{'':48} {'ours':>10} {'transformers':>13} {'speed-up':>9}")
+    for key, label, higher_is_better in ROWS:
+        # transformers has no prefix cache: its "+1 char" is always the uncached figure.
+        mine, base = ours.get(key), theirs.get("append_uncached_ms" if "append" in key else key)
+        ratio = "" if mine is None or base is None else f"{(mine / base) ** (1 if higher_is_better else -1):.2f}x"
+        print(f"{label:48} {_fmt(mine):>10} {_fmt(base):>13} {ratio:>9}")
+    print(
+        f"{'decode bandwidth limit (tokens/s)':48} {_fmt(ours['bandwidth_limit_tok_s']):>10}"
+        f"   ours at {ours['decode_pct_of_limit']:.0f}% of it"
+    )
+    if "append_cached_ms" in ours:
+        gain = ours["append_uncached_ms"] / ours["append_cached_ms"]
+        print(f"{'prefix cache: cold / cached latency':48} {gain:>9.1f}x")
+
+
+def print_summary(report: dict[str, dict[str, float]]) -> None:
+    pairs = [("bf16", "fp32"), ("int8", "bf16"), ("int8", "fp32")]
+    lines = [
+        f"decode {a} / {b}: {report[f'ours_{a}']['decode_tok_s'] / report[f'ours_{b}']['decode_tok_s']:.2f}x"
+        for a, b in pairs
+        if f"ours_{a}" in report and f"ours_{b}" in report
+    ]
+    if lines:
+        print("\n" + "\n".join(lines))
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="model directory to benchmark")
+    parser.add_argument("--make-random", choices=sorted(SHAPES), help="first write a random model")
+    parser.add_argument("--tokenizer", type=Path, help="tokenizer directory for --make-random")
+    parser.add_argument("--out", type=Path, help="where --make-random writes the model")
+    parser.add_argument("--dtypes", default="fp32,bf16,int8", help="comma-separated: fp32,bf16,fp16,int8")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-transformers", action="store_true", help="skip the transformers baseline")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.make_random:
+        if not (args.tokenizer and args.out):
+            parser.error("--make-random needs --tokenizer and --out")
+        args.model = str(make_random(args.make_random, args.tokenizer, args.out))
+        print(f"wrote a random {args.make_random}-shaped model to {args.out}")
+    if not args.model:
+        parser.error("--model (or --make-random) is required")
+    try:
+        report = run(args)
+    except model.LoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
