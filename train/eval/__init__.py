@@ -1,0 +1,1 @@
+"""Evaluation: HumanEval infilling, FIM exact match on held-out files, pass@k, perplexity."""
