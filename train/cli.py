@@ -14,6 +14,8 @@ import sys
 SUBCOMMANDS = (
     "train.data.cli",
     "train.tokenizer_train",
+    "train.pretrain",
+    "train.finetune",
 )
 
 

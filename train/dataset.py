@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,12 +54,16 @@ def _is_shard(path: Path, root: Path) -> bool:
     return not hidden and path.name.endswith(SHARD_SUFFIXES) and path.is_file()
 
 
-def read_documents(path: Path) -> list[str]:
-    """The non-empty `content` fields of one shard, in file order."""
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The records of one jsonl(.gz) shard that have a non-empty `content`, in file order."""
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
         rows = (json.loads(line) for line in handle if line.strip())
-        return [row["content"] for row in rows if row.get("content")]
+        return [row for row in rows if row.get("content")]
+
+
+def read_documents(path: Path) -> list[str]:
+    return [row["content"] for row in read_rows(path)]
 
 
 def fim_spec(tokenizer: Tokenizer, rate: float, spm_rate: float) -> FimSpec | None:

@@ -43,9 +43,7 @@ class RunResult:
 def token_loss(net: nn.Module, batch: Batch, device: torch.device) -> torch.Tensor:
     """Mean next-token cross-entropy over the non-padding targets, computed in fp32."""
     logits = net(batch.inputs.to(device))
-    return F.cross_entropy(
-        logits.float().flatten(0, 1), batch.labels.to(device).flatten(), ignore_index=IGNORE_INDEX
-    )
+    return F.cross_entropy(logits.float().flatten(0, 1), batch.labels.to(device).flatten(), ignore_index=IGNORE_INDEX)
 
 
 @torch.no_grad()
@@ -192,9 +190,7 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         return RunResult(self.output, export, self.step, read_log(log.jsonl))
 
-    def _record(
-        self, loss: float, lr: float, norm: float, tokens_per_s: float, started: float
-    ) -> dict[str, Any]:
+    def _record(self, loss: float, lr: float, norm: float, tokens_per_s: float, started: float) -> dict[str, Any]:
         record: dict[str, Any] = {
             "step": self.step,
             "tokens": self.tokens,

@@ -7,8 +7,10 @@ fine-tune. Spans start on a non-blank line; multi-line spans cover 2..max_lines 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
+from train.dataset import SHARD_SUFFIXES, find_shards, read_rows
 from train.eval.infill import InfillTask, mask_lines
 
 
@@ -30,3 +32,17 @@ def fim_tasks(
                 end = min(len(lines), start + rng.randint(2, max(2, max_lines)))
             tasks.append(mask_lines("", lines, start, end, f"{name}:{start + 1}-{end}"))
     return tasks
+
+
+def read_files(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
+    """(name, text) of held-out files: jsonl(.gz) shards (`content`, `path`) or plain source files."""
+    out: list[tuple[str, str]] = []
+    shard_paths = [p for p in map(Path, paths) if p.is_dir() or p.name.endswith(SHARD_SUFFIXES)]
+    for path in map(Path, paths):
+        if path.is_file() and not path.name.endswith(SHARD_SUFFIXES):
+            out.append((str(path), path.read_text(encoding="utf-8", errors="replace")))
+    for shard in find_shards(shard_paths) if shard_paths else []:
+        out.extend(
+            (str(row.get("path") or f"{shard.name}#{i}"), row["content"]) for i, row in enumerate(read_rows(shard))
+        )
+    return out

@@ -60,8 +60,10 @@ class EngineInfiller:
 
     def __call__(self, task: InfillTask, mode: str) -> str:
         stop = ("\n",) if task.lines == 1 else ()
-        # Room for the target plus slack; a bound keeps a rambling model from costing seconds.
-        budget = min(self.max_new_tokens, len(self.engine.tokenizer.encode(task.target)) + 32)
+        # Room for the target plus slack (a bound keeps a rambling model from costing seconds),
+        # and at most half the context, so that a small model still sees a prompt.
+        wanted = len(self.engine.tokenizer.encode(task.target)) + 32
+        budget = min(self.max_new_tokens, wanted, self.engine.context_length // 2)
         config = GenerationConfig(max_new_tokens=budget, temperature=0.0, stop=stop)
         return self.engine.infill(task.prefix, task.suffix, mode=mode, config=config).text
 
