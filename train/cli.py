@@ -16,6 +16,7 @@ SUBCOMMANDS = (
     "train.tokenizer_train",
     "train.pretrain",
     "train.finetune",
+    "train.corpus",
 )
 
 
