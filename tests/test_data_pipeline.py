@@ -17,6 +17,7 @@ from train.cli import main as cli_main
 from train.data.config import DataConfig
 from train.data.decontaminate import humaneval_strings
 from train.data.pipeline import run_pipeline
+from train.data.sources import list_tree
 
 SECRET = "AKIAQ7N3X9R2M4K8P1ZT"  # synthetic, AWS key format
 EMAIL = "jane.roe@acme-robotics.io"
@@ -113,9 +114,7 @@ def test_report_counts_per_step_and_language(run: tuple[Path, dict[str, Any]]) -
     assert report["total"]["bytes_read"] > report["total"]["bytes_kept"] > 0
 
 
-def test_rerun_is_a_no_op_and_other_settings_are_refused(
-    run: tuple[Path, dict[str, Any]], tree: Path
-) -> None:
+def test_rerun_is_a_no_op_and_other_settings_are_refused(run: tuple[Path, dict[str, Any]], tree: Path) -> None:
     output, report = run
     again = run_pipeline([tree], output, SMALL_SHARDS, workers=1)
     assert again["steps"] == report["steps"]
@@ -188,3 +187,18 @@ def test_stack_shards_via_cli_with_workers(tmp_path: Path) -> None:
 def test_cli_reports_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["data", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]) == 2
     assert "neither a directory nor a Stack shard" in capsys.readouterr().err
+
+
+def test_folder_ignored_by_an_enclosing_repo_is_walked(tmp_path: Path) -> None:
+    # e.g. a virtualenv or pyenv install inside a cloned tool: its files are not "untracked code"
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    write(tmp_path, ".gitignore", "vendor/\n")
+    write(tmp_path, "vendor/lib.py", python_module(1))
+    assert list_tree(tmp_path / "vendor") == ["lib.py"]
+
+
+def test_no_matching_files_is_an_error_and_leaves_no_plan(tmp_path: Path) -> None:
+    write(tmp_path / "src", "notes.txt", "hello\n")
+    with pytest.raises(ValueError, match="no input files"):
+        run_pipeline([tmp_path / "src"], tmp_path / "out")
+    assert not (tmp_path / "out" / "_work" / "plan.json").exists()

@@ -59,9 +59,7 @@ def lexer_comment_chars(text: str, language: str) -> int | None:
         return None
     documentation = (Comment, String.Doc)
     return sum(
-        len(value)
-        for token_type, value in lexer.get_tokens(text)
-        if any(token_type in kind for kind in documentation)
+        len(value) for token_type, value in lexer.get_tokens(text) if any(token_type in kind for kind in documentation)
     )
 
 

@@ -77,7 +77,7 @@ class DataConfig:
 
     languages: tuple[str, ...] = DEFAULT_LANGUAGES
     # Local trees are cut into work units of about this many bytes (one unit = one task).
-    shard_bytes: int = 64 * 1024 * 1024
+    shard_bytes: int = 16 * 1024 * 1024
     basic: BasicFilterConfig = field(default_factory=BasicFilterConfig)
     comments: CommentFilterConfig = field(default_factory=CommentFilterConfig)
     stars: StarsFilterConfig = field(default_factory=StarsFilterConfig)

@@ -153,9 +153,7 @@ class ExactDuplicateFinder(PipelineStep):
         out = Path(self.removal_folder)
         out.mkdir(parents=True, exist_ok=True)
         for shard in range(self.shards):
-            np.sort(removed_positions[removed_shards == shard]).astype("<u4").tofile(
-                out / f"{shard:06d}.remove"
-            )
+            np.sort(removed_positions[removed_shards == shard]).astype("<u4").tofile(out / f"{shard:06d}.remove")
         return None  # a sink, like datatrove's own MinHash clustering step
 
 

@@ -106,16 +106,11 @@ def find_ips(text: str) -> Iterator[PiiMatch]:
 @cache
 def secret_plugins() -> tuple[BasePlugin, ...]:
     classes = get_mapping_from_secret_type_to_class().values()
-    return tuple(
-        cls() for cls in sorted(classes, key=lambda c: c.__name__) if not issubclass(cls, _DISABLED_PLUGINS)
-    )
+    return tuple(cls() for cls in sorted(classes, key=lambda c: c.__name__) if not issubclass(cls, _DISABLED_PLUGINS))
 
 
 def _is_plausible_secret(plugin: BasePlugin, value: str) -> bool:
-    if (
-        isinstance(plugin, HighEntropyStringsPlugin)
-        and plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit
-    ):
+    if isinstance(plugin, HighEntropyStringsPlugin) and plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
         return False
     return not (is_sequential_string(value) or is_potential_uuid(value) or is_templated_secret(value))
 
@@ -147,9 +142,7 @@ def find_keys(text: str) -> Iterator[PiiMatch]:
     values = {
         value
         for plugin in secret_plugins()
-        for value in _plugin_values(
-            plugin, text if isinstance(plugin, HighEntropyStringsPlugin) else digit_lines
-        )
+        for value in _plugin_values(plugin, text if isinstance(plugin, HighEntropyStringsPlugin) else digit_lines)
         if len(value) >= MIN_SECRET_CHARS and _is_plausible_secret(plugin, value)
     }
     for value in values:

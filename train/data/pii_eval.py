@@ -52,8 +52,7 @@ def evaluate(path: Path = FIXTURE) -> dict[str, ClassScore]:
 def format_scores(scores: dict[str, ClassScore]) -> str:
     rows = [f"{'class':<12}{'tp':>5}{'fp':>5}{'fn':>5}{'precision':>11}{'recall':>8}"]
     rows += [
-        f"{label:<12}{s.tp:>5}{s.fp:>5}{s.fn:>5}{s.precision:>11.2f}{s.recall:>8.2f}"
-        for label, s in scores.items()
+        f"{label:<12}{s.tp:>5}{s.fp:>5}{s.fn:>5}{s.precision:>11.2f}{s.recall:>8.2f}" for label, s in scores.items()
     ]
     return "\n".join(rows)
 

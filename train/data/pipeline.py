@@ -196,10 +196,11 @@ def run_pipeline(
     work = WorkDir(output_path)
     _check_fingerprint(work, cfg.fingerprint(input_paths))
     if not work.plan.exists():
-        save_plan(build_plan(input_paths, cfg.languages, cfg.shard_bytes), work.plan)
+        units = build_plan(input_paths, cfg.languages, cfg.shard_bytes)
+        if not units:
+            raise ValueError(f"no input files for languages {', '.join(cfg.languages)} in {inputs}")
+        save_plan(units, work.plan)
     tasks = len(load_plan(work.plan))
-    if tasks == 0:
-        raise ValueError(f"no input files for languages {', '.join(cfg.languages)} in {inputs}")
     stages = [
         filter_stage(cfg, work, tasks, extra_filters),
         *dedup_stages(cfg, work, tasks),

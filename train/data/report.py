@@ -42,9 +42,7 @@ def build_report(stage_log_dirs: list[Path], stage_seconds: dict[str, float]) ->
     for log_dir in stage_log_dirs:
         for stats_file in sorted((log_dir / "stats").glob("*.json")):
             _add_task_stats(steps, json.loads(stats_file.read_text()))
-    step_list = [
-        {**step, **{key: dict(sorted(step[key].items())) for key in COUNTERS}} for step in steps.values()
-    ]
+    step_list = [{**step, **{key: dict(sorted(step[key].items())) for key in COUNTERS}} for step in steps.values()]
     read_bytes = sum(step_list[0]["bytes_out"].values()) if step_list else 0
     kept_bytes = sum(step_list[-1]["bytes_out"].values()) if step_list else 0
     wall = sum(stage_seconds.values())
@@ -90,8 +88,7 @@ def _step_rows(step: dict[str, Any]) -> list[str]:
 
 def format_report(report: dict[str, Any]) -> str:
     header = (
-        f"{'step / language':<24}{'files in':>10}{'files out':>10}{'MB in':>10}{'MB out':>10}"
-        f"{'cpu s':>9}{'MB/s':>9}"
+        f"{'step / language':<24}{'files in':>10}{'files out':>10}{'MB in':>10}{'MB out':>10}{'cpu s':>9}{'MB/s':>9}"
     )
     lines = [header, "-" * len(header)]
     for step in report["steps"]:

@@ -82,12 +82,22 @@ def list_tree(root: Path) -> list[str]:
     return sorted(rel for rel in candidates if _is_regular(root / rel))
 
 
-def _git_tracked_files(root: Path) -> list[str] | None:
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
     try:
-        result = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True)
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return [name for name in result.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
+
+
+def _git_tracked_files(root: Path) -> list[str] | None:
+    """None when root is not in a git work tree, or is a folder that its enclosing repo ignores
+    (e.g. a virtualenv or a pyenv install inside a cloned tool): then it is a plain directory."""
+    if _git(root, "check-ignore", "-q", ".") is not None:
+        return None
+    listing = _git(root, "ls-files", "-z")
+    if listing is None:
+        return None
+    return [name for name in listing.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
 
 
 def _walk(root: Path) -> Iterator[str]:
