@@ -1,0 +1,73 @@
+"""End to end on CPU: repository -> data pipeline -> tokenizer -> pretraining -> export ->
+runtime and transformers agree -> santa-eval; and `santa-train finetune` (LoRA) on a repo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import model
+from tests.repo_fixture import write_repo
+from tests.tiny import make_model
+from train.cli import main as santa_train
+from train.eval.cli import main as santa_eval
+from train.recipe import recipe_from_dict
+from train.runlog import read_log
+
+
+def test_corpus_to_evaluated_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from train.data.pipeline import run_pipeline
+    from train.loop import train
+    from train.tokenizer_train import iter_corpus, train_tokenizer
+
+    run_pipeline([write_repo(tmp_path / "repo")], tmp_path / "data")
+    with pytest.warns(UserWarning, match="corpus too small"):
+        train_tokenizer(iter_corpus([tmp_path / "data"]), vocab_size=600, out_dir=tmp_path / "tok")
+    recipe = recipe_from_dict({
+        "model": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 64, "dropout": 0.0},
+        "data": {"train": [str(tmp_path / "data")], "eval": [str(tmp_path / "data")],
+                 "tokenizer": str(tmp_path / "tok"), "seq_len": 64},
+        "train": {"output": str(tmp_path / "run"), "steps": 200, "batch_size": 8, "lr": 3e-3,
+                  "save_every": 100, "eval_every": 100, "eval_contexts": 16, "threads": 2},
+    })  # fmt: skip
+    result = train(recipe, progress=False)
+    losses = [r["loss"] for r in read_log(result.output / "log.jsonl")]
+    assert len(losses) == 200 and (result.output / "log.csv").is_file()
+    assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:5]) / 5
+
+    transformers = pytest.importorskip("transformers")
+    engine = model.load(result.export, device="cpu")
+    ids = engine.tokenizer.encode("def golf_area(radius):\n    return math.pi")
+    hf = transformers.GPTBigCodeForCausalLM.from_pretrained(result.export).eval()
+    with torch.no_grad():
+        theirs = hf(torch.tensor([ids])).logits[0]
+    torch.testing.assert_close(engine.logits(ids), theirs, rtol=1e-5, atol=1e-5)
+
+    out = tmp_path / "eval.json"
+    args = [str(result.export), "--tasks", "humaneval-infill,fim,perplexity,pass-at-k", "--limit", "3",
+            "--data", str(tmp_path / "data"), "--per-file", "1", "--no-progress", "--output", str(out)]  # fmt: skip
+    assert santa_eval(args) == 0
+    results = json.loads(out.read_text())["results"]
+    assert results["humaneval_infill"]["spm"]["n"] == 3 and "pass@1" in results["humaneval_pass_at_k"]
+    assert results["fim_single_line"]["psm"]["n"] == 20
+    assert results["perplexity"]["perplexity"] < 10  # the model has seen these files
+    assert "humaneval_infill" in capsys.readouterr().out
+
+
+def test_finetune_with_lora_reports_before_and_after(tmp_path: Path):
+    base = make_model(tmp_path / "base", seed=1)
+    args = ["finetune", "--base", str(base), "--repo", str(write_repo(tmp_path / "repo")),
+            "--output", str(tmp_path / "ft"), "--lora", "--steps", "12", "--batch-size", "4", "--lr", "5e-3",
+            "--seq-len", "64", "--per-file", "1", "--no-progress"]  # fmt: skip
+    assert santa_train(args) == 0
+    report = json.loads((tmp_path / "ft" / "finetune_report.json").read_text())
+    assert report["lora"] and report["heldout_files"] == 2 and report["train_files"] == 18
+    assert report["after"]["perplexity"]["perplexity"] < report["before"]["perplexity"]["perplexity"]
+    assert set(report["after"]["fim_multi_line"]) == {"psm", "spm"}
+    merged = model.load(report["export"], device="cpu")
+    assert not any("lora" in name for name, _ in merged.net.named_parameters())
+    with pytest.raises(FileExistsError):  # an existing fine-tune is not overwritten without --resume
+        santa_train(args)
