@@ -1,0 +1,83 @@
+"""`santa-lsp`: the server (stdio or TCP), and the `complete`, `stats` and `bench` commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from santa_lsp.settings import Settings
+
+COMMANDS = ("complete", "stats", "bench")
+
+
+def model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model directory or Hugging Face Hub id")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument(
+        "--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16", "int8"), help="default auto"
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=Settings.maxNewTokens)
+    parser.add_argument("--time-budget-ms", type=int, default=Settings.timeBudgetMs, help="0: none")
+    parser.add_argument("--fim-mode", choices=("spm", "psm"), default=Settings.fimMode)
+    parser.add_argument(
+        "--no-cache", action="store_true", help="disable the typed-ahead and prefix-KV caches"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (stderr)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        model=args.model,
+        device=args.device,
+        dtype=args.dtype,
+        maxNewTokens=args.max_new_tokens,
+        timeBudgetMs=args.time_budget_ms,
+        fimMode=args.fim_mode,
+        cache=not args.no_cache,
+    )
+
+
+def serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="santa-lsp",
+        description="Code completion from a local model, as a language server "
+        f"(more: santa-lsp {{{','.join(COMMANDS)}}} --help).",
+    )
+    model_arguments(parser)
+    parser.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback only)")
+    parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    from santa_lsp.server import create_server  # pygls only for the server itself
+
+    server = create_server(settings_from(args))
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0
+
+
+def setup_logging(level: str) -> None:
+    # stdout carries the protocol: every log line goes to stderr.
+    logging.basicConfig(
+        stream=sys.stderr, level=level.upper(), format="santa-lsp %(levelname)s %(name)s: %(message)s"
+    )
+    if level.upper() != "DEBUG":  # pygls logs every message it sends at INFO
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        from santa_lsp import commands
+
+        return commands.run(args[0], args[1:])
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""One completion request, from a cursor to a suggestion: typed-ahead cache, prompt, model, rules.
+
+Latest wins: a new request for a document cancels the generation still running for it, so
+the model never works on text the user has already typed past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import model
+from santa_lsp.documents import Document, strip_end
+from santa_lsp.model_host import ModelHost
+from santa_lsp.postprocess import Suggestion, finish
+from santa_lsp.prompt import Prompt, PromptBuilder
+from santa_lsp.settings import Settings
+from santa_lsp.typed_ahead import Shown, TypedAhead
+from santa_lsp.window import Cursor, TokenCounter
+from santa_lsp.worker import Job, Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Metrics:
+    """Counters since the server started (request `santa/metrics`; the benchmark reads them)."""
+
+    requests: int = 0
+    typedAheadHits: int = 0  # camelCase: sent to the client as is
+    modelCalls: int = 0
+    cancelled: int = 0
+    promptTokens: int = 0
+    reusedTokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Completer:
+    def __init__(self, host: ModelHost, worker: Worker) -> None:
+        self.host = host
+        self.worker = worker
+        self.typed_ahead = TypedAhead()
+        self.metrics = Metrics()
+        self._jobs: dict[str, Job] = {}
+        self._builder: tuple[model.Engine, PromptBuilder, list[str]] | None = None
+
+    def cancel(self, uri: str) -> None:
+        job = self._jobs.pop(uri, None)
+        if job is not None:
+            job.cancel()
+
+    def cancel_all(self) -> None:
+        for uri in list(self._jobs):
+            self.cancel(uri)
+
+    def forget(self, uri: str) -> None:
+        self.cancel(uri)
+        self.typed_ahead.forget(uri)
+        if self._builder is not None:
+            self._builder[1].chunks.forget(uri)
+
+    async def complete(
+        self, doc: Document, cursor: Cursor, settings: Settings, others: Iterable[Document]
+    ) -> Suggestion | None:
+        self.metrics.requests += 1
+        self.cancel(doc.uri)  # latest wins: whatever ran for this document is stale now
+        line = strip_end(doc.lines[cursor.line])
+        left, right = line[: cursor.column], line[cursor.column :]
+        if settings.cache and (hit := self.typed_ahead.lookup(doc.uri, cursor.line, left, right)):
+            self.metrics.typedAheadHits += 1
+            return hit
+        engine = self.host.engine
+        if engine is None or not self.host.ready:
+            return None
+        builder, markers = self._builder_for(engine)
+        max_new = max(1, min(settings.maxNewTokens, engine.context_length // 2))
+        cross = settings.crossFileTokens if settings.crossFile else 0
+        prompt = builder.build(doc, cursor, max_new, others, cross)
+        if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
+            log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
+            return None
+        completion = await self._generate(doc.uri, engine, prompt, _config(settings, prompt, max_new))
+        if completion is None:
+            return None
+        suggestion = finish(
+            completion.text, prompt.situation, settings.stop, markers, completion.finish_reason
+        )
+        if suggestion is not None:
+            self.typed_ahead.remember(doc.uri, Shown(cursor.line, left, right, suggestion))
+        return suggestion
+
+    async def _generate(
+        self, uri: str, engine: model.Engine, prompt: Prompt, config: _Config
+    ) -> model.Completion | None:
+        if engine.tokenizer.has_fim:
+            job = Job(lambda: engine.stream_infill(prompt.prefix, prompt.suffix, config.fim_mode, config.gen))
+        elif prompt.prefix:
+            job = Job(lambda: engine.stream(prompt.prefix, config.gen))
+        else:
+            return None  # left-to-right with nothing to the left: nothing to go on
+        self._jobs[uri] = job
+        try:
+            completion = await self.worker.run(job)
+        except asyncio.CancelledError:  # $/cancelRequest, or the client went away
+            job.cancel()
+            raise
+        finally:
+            if self._jobs.get(uri) is job:
+                del self._jobs[uri]
+        if completion is None or completion.finish_reason == "cancelled":
+            self.metrics.cancelled += 1
+            return None
+        self.metrics.modelCalls += 1
+        self.metrics.promptTokens += completion.prompt_tokens
+        self.metrics.reusedTokens += completion.reused_tokens
+        log.debug(
+            "completion: %d prompt tokens (%d reused), %d new, %s, %.0f ms",
+            completion.prompt_tokens,
+            completion.reused_tokens,
+            len(completion.token_ids),
+            completion.finish_reason,
+            completion.elapsed_s * 1000,
+        )
+        return completion
+
+    def _builder_for(self, engine: model.Engine) -> tuple[PromptBuilder, list[str]]:
+        if self._builder is None or self._builder[0] is not engine:
+            builder = PromptBuilder(TokenCounter(engine.tokenizer.encode), engine.context_length)
+            self._builder = (engine, builder, special_markers(engine.tokenizer))
+        return self._builder[1], self._builder[2]
+
+
+@dataclass(frozen=True)
+class _Config:
+    gen: model.GenerationConfig
+    fim_mode: str
+
+
+def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
+    # Finishing a line: the first line end is the end, and no token is spent past it.
+    stops = settings.stop if prompt.situation.multiline else ("\n", *settings.stop)
+    gen = model.GenerationConfig(
+        max_new_tokens=max_new,
+        temperature=settings.temperature,
+        stop=stops,
+        time_budget_s=settings.timeBudgetMs / 1000 if settings.timeBudgetMs else None,
+        use_prefix_cache=settings.cache,
+    )
+    return _Config(gen, settings.fimMode)
+
+
+def special_markers(tokenizer: model.Tokenizer) -> list[str]:
+    """The special tokens written out: a model can also spell them with ordinary tokens."""
+    ids = [] if tokenizer.eos_id is None else [tokenizer.eos_id]
+    if tokenizer.has_fim:
+        fim = tokenizer.fim
+        ids += [fim.prefix, fim.middle, fim.suffix]
+    return [tokenizer.decode([token]) for token in ids]

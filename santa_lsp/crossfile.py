@@ -1,0 +1,76 @@
+"""Context from the other open files: the chunks most like the code around the cursor.
+
+Each open document of the same language is cut into chunks of lines; a chunk's similarity to
+the cursor's surroundings is the Jaccard index of their identifier sets. The best chunks fill a
+fixed token budget and go at the very start of the prompt, where they are chosen once per
+window placement, so they do not disturb the prefix cache while the user types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+CHUNK_LINES = 16
+MIN_SIMILARITY = 0.05
+QUERY_LINES = 32  # the lines above the cursor that the chunks are compared with
+MAX_LINES = 20_000  # of one other file: enough for real sources, bounded for generated ones
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
+def identifiers(text: str) -> frozenset[str]:
+    return frozenset(_IDENTIFIER.findall(text))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    names: frozenset[str]
+
+
+class ChunkIndex:
+    """Chunks of each open document, recomputed only when that document's version changes."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[str, tuple[int, list[Chunk]]] = {}
+
+    def chunks(self, uri: str, version: int, lines: Sequence[str]) -> list[Chunk]:
+        cached = self._chunks.get(uri)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        chunks = []
+        for start in range(0, min(len(lines), MAX_LINES), CHUNK_LINES):
+            text = "".join(lines[start : start + CHUNK_LINES])
+            if text.strip():
+                chunks.append(Chunk(text if text.endswith("\n") else text + "\n", identifiers(text)))
+        self._chunks[uri] = (version, chunks)
+        return chunks
+
+    def forget(self, uri: str) -> None:
+        self._chunks.pop(uri, None)
+
+
+def pick(query: str, chunks: Iterable[Chunk], budget: int, count: Callable[[str], int]) -> tuple[str, int]:
+    """The most similar chunks that fit `budget` tokens, most similar last (nearest the code)."""
+    names = identifiers(query)
+    scored = sorted(
+        ((jaccard(names, chunk.names), chunk) for chunk in chunks),
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    chosen: list[str] = []
+    used = 0
+    for score, chunk in scored:
+        if score < MIN_SIMILARITY:
+            break
+        cost = count(chunk.text)
+        if used + cost <= budget:
+            chosen.append(chunk.text)
+            used += cost
+    return "".join(reversed(chosen)), used

@@ -1,0 +1,112 @@
+"""From the model's raw text to what the editor shows, or nothing.
+
+Each rule is a small function from text to text, applied in order by `finish`; the result
+never repeats what is already in the document and never closes a bracket nobody opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from santa_lsp.situation import OPENING, PAIRS, QUOTES, Situation, indent_width
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str  # inserted at the cursor
+    replace: int  # characters right of the cursor that `text` replaces (auto-closed brackets)
+
+
+def cut_at(text: str, markers: Sequence[str]) -> str:
+    """Text before the first of `markers` (stop sequences, special tokens written out)."""
+    cuts = [i for i in (text.find(m) for m in markers if m) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def last_full_line(text: str) -> str:
+    """What a time-budget cut keeps: the lines that were finished."""
+    end = text.rfind("\n")
+    return text[:end] if end >= 0 else ""
+
+
+def first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+def cut_scope(text: str, scope_indent: int) -> str:
+    """Stop before the first later line indented less than the cursor's scope (the block ends)."""
+    lines = text.split("\n")
+    for i in range(1, len(lines)):
+        if lines[i].strip() and indent_width(lines[i]) < scope_indent:
+            return "\n".join(lines[:i])
+    return text
+
+
+def cut_repeated_lines(text: str, situation: Situation) -> str:
+    """Stop where the completion starts writing the line that already follows the cursor."""
+    upcoming = next((line.strip() for line in situation.following if line.strip()), None)
+    if upcoming is None:
+        return text
+    lines = text.split("\n")
+    # On a blank line the first completed line is a whole line too and may be the repeat.
+    start = 0 if not situation.left.strip() else 1
+    for i in range(start, len(lines)):
+        if lines[i].strip() == upcoming:
+            return "\n".join(lines[:i])
+    return text
+
+
+def cut_unbalanced(text: str, opened: str) -> str:
+    """Stop before a closing bracket that matches no bracket open at that point."""
+    stack = list(opened)
+    quote = ""
+    for i, char in enumerate(text):
+        if char == "\n":
+            quote = ""
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in QUOTES:
+            quote = char
+        elif char in OPENING:
+            stack.append(char)
+        elif char in PAIRS:
+            if not stack or stack[-1] != PAIRS[char]:
+                return text[:i]
+            stack.pop()
+    return text
+
+
+def merge_right(text: str, right: str) -> Suggestion:
+    """Fit the completion to the text right of the cursor on its line.
+
+    When the completion writes that text itself (typically the `)` an editor auto-closed), the
+    suggestion ends there and replaces it, rather than inserting a second copy before it.
+    """
+    tail = right.rstrip()
+    if not tail:
+        return Suggestion(text, 0)
+    found = first_line(text).find(tail)
+    if found < 0:
+        return Suggestion(text, 0)
+    offset = len(right) - len(right.lstrip())
+    return Suggestion(text[: found + len(tail)], offset + len(tail))
+
+
+def finish(
+    raw: str, situation: Situation, stops: Sequence[str], markers: Sequence[str], finish_reason: str
+) -> Suggestion | None:
+    """All the rules, in order; None when nothing worth showing is left."""
+    # U+FFFD: generation stopped inside a multi-byte character, or the model wrote broken bytes.
+    text = cut_at(raw, [*markers, *stops, "\ufffd"])
+    if finish_reason == "time":
+        text = last_full_line(text)
+    if not situation.multiline:
+        text = first_line(text)
+    text = cut_scope(text, situation.scope_indent)
+    text = cut_repeated_lines(text, situation)
+    text = cut_unbalanced(text, situation.open_brackets).rstrip()
+    suggestion = merge_right(text, situation.right)
+    if not suggestion.text.strip() or suggestion.text.strip() == situation.right.strip():
+        return None
+    return suggestion

@@ -1,0 +1,88 @@
+"""From a cursor in a document to the prefix and suffix texts of a fill-in-the-middle prompt.
+
+Layout (SPM): <fim-prefix><fim-suffix> SUFFIX <fim-middle> CROSS-FILE-CONTEXT PREFIX.
+The suffix does not change while the user types on one line, the cross-file context and the
+prefix window's start only change when the window is re-placed, so consecutive prompts share
+all but their last tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from santa_lsp import crossfile
+from santa_lsp.documents import Document
+from santa_lsp.situation import Situation, situation
+from santa_lsp.window import Cursor, TokenCounter, prefix_window, suffix_window
+
+FIM_TOKENS = 3
+# Per-line token counts are an upper bound of the real length; this covers the rare opposite.
+MARGIN = 8
+SUFFIX_SHARE = 4  # the suffix gets a quarter of the budget: prefix:suffix = 3:1
+
+
+@dataclass(frozen=True)
+class Prompt:
+    prefix: str
+    suffix: str
+    situation: Situation
+    prefix_tokens: int
+    suffix_tokens: int
+    context_tokens: int
+
+
+class PromptBuilder:
+    """Windows for one engine (its tokenizer and context), keeping each document's anchor."""
+
+    def __init__(self, count: TokenCounter, context_length: int) -> None:
+        self.count = count
+        self.context_length = context_length
+        self.chunks = crossfile.ChunkIndex()
+
+    def budget(self, max_new_tokens: int) -> int:
+        return self.context_length - max_new_tokens - FIM_TOKENS - MARGIN
+
+    def build(
+        self,
+        doc: Document,
+        cursor: Cursor,
+        max_new_tokens: int,
+        others: Iterable[Document],
+        cross_tokens: int,
+    ) -> Prompt:
+        budget = self.budget(max_new_tokens)
+        suffix, suffix_tokens = suffix_window(doc.lines, cursor, budget // SUFFIX_SHARE, self.count)
+        room = budget - suffix_tokens
+        prefix, prefix_tokens, anchor = prefix_window(
+            doc.lines, cursor, room - doc.context_tokens, doc.anchor, self.count
+        )
+        if anchor != doc.anchor:
+            # The window moves: the one moment the cross-file context may change as well.
+            doc.context, doc.context_tokens = self._context(doc, cursor, others, min(cross_tokens, room // 4))
+            prefix, prefix_tokens, anchor = prefix_window(
+                doc.lines, cursor, room - doc.context_tokens, None, self.count
+            )
+            doc.anchor = anchor
+        return Prompt(
+            doc.context + prefix,
+            suffix,
+            situation(doc, cursor),
+            prefix_tokens,
+            suffix_tokens,
+            doc.context_tokens,
+        )
+
+    def _context(
+        self, doc: Document, cursor: Cursor, others: Iterable[Document], budget: int
+    ) -> tuple[str, int]:
+        if budget <= 0:
+            return "", 0
+        query = "".join(doc.lines[max(0, cursor.line - crossfile.QUERY_LINES) : cursor.line + 1])
+        chunks = [
+            chunk
+            for other in others
+            if other.uri != doc.uri and other.language_id == doc.language_id
+            for chunk in self.chunks.chunks(other.uri, other.version, other.lines)
+        ]
+        return crossfile.pick(query, chunks, budget, self.count)

@@ -1,0 +1,244 @@
+"""The language server: LSP messages in, suggestions out (docs/protocol.md is the contract)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import Any
+
+from lsprotocol import types
+from pygls.capabilities import ServerCapabilitiesBuilder
+from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+import santa_lsp
+from santa_lsp.completer import Completer
+from santa_lsp.documents import Document, PositionError, strip_end, to_units
+from santa_lsp.model_host import ModelHost, State
+from santa_lsp.postprocess import Suggestion
+from santa_lsp.rpc import SantaProtocol
+from santa_lsp.settings import Settings
+from santa_lsp.stats import Stats
+from santa_lsp.window import Cursor
+from santa_lsp.worker import Worker
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "santa-lsp.accepted"
+STATUS = "santa/status"
+PROGRESS_CREATE_TIMEOUT_S = 2.0
+
+
+class SantaServer(LanguageServer):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("santa-lsp", santa_lsp.__version__, protocol_cls=SantaProtocol)
+        self.settings = settings
+        self.documents: dict[str, Document] = {}
+        self.encoding = "utf-16"
+        self.worker = Worker()
+        self.host = ModelHost(self.worker, self._on_state)
+        self.completer = Completer(self.host, self.worker)
+        self.stats: Stats | None = None
+        self._item_ids = itertools.count(1)
+        self._loads = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- documents ---------------------------------------------------------------------------
+
+    def open_document(self, item: types.TextDocumentItem) -> None:
+        self.documents[item.uri] = Document.from_text(
+            item.uri, item.language_id, item.version, item.text, self.encoding
+        )
+
+    def change_document(self, params: types.DidChangeTextDocumentParams) -> None:
+        doc = self.documents.get(params.text_document.uri)
+        if doc is None:
+            log.warning("didChange for %s, which was never opened: ignored", params.text_document.uri)
+            return
+        self.completer.cancel(doc.uri)  # the text it was working on is gone
+        doc.version = params.text_document.version
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start, end = change.range.start, change.range.end
+                try:
+                    doc.edit((start.line, start.character), (end.line, end.character), change.text)
+                except PositionError as exc:
+                    log.error("didChange for %s: %s; the change is ignored", doc.uri, exc)
+            else:
+                doc.replace_all(change.text)
+
+    def close_document(self, uri: str) -> None:
+        self.completer.forget(uri)
+        self.documents.pop(uri, None)
+
+    # --- model state -------------------------------------------------------------------------
+
+    def _on_state(self, state: State) -> None:
+        self.protocol.notify(STATUS, {"state": state.state, "message": state.message})
+        if state.state == "error":
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=f"santa-lsp: {state.message}")
+            )
+
+    def start_loading(self) -> None:
+        task = asyncio.ensure_future(self._load_with_progress())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _load_with_progress(self) -> None:
+        self.completer.cancel_all()
+        load = asyncio.ensure_future(self.host.load(self.settings))
+        token = f"santa-lsp/load/{next(self._loads)}"
+        reporting = await self._begin_progress(token, f"Loading {self.settings.model}")
+        await load
+        if reporting:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=self.host.state.message))
+
+    async def _begin_progress(self, token: str, title: str) -> bool:
+        window = self.client_capabilities.window
+        if not (window and window.work_done_progress):
+            return False
+        try:
+            await asyncio.wait_for(self.work_done_progress.create_async(token), PROGRESS_CREATE_TIMEOUT_S)
+        except (TimeoutError, JsonRpcException) as exc:
+            log.info("the client did not create progress %s (%r): no $/progress", token, exc)
+            return False
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=False))
+        return True
+
+    def apply_settings(self, raw: object, initial: bool = False) -> None:
+        """Take the client's settings; a new model loads at once, except at `initialize`
+        (the load starts at `initialized`, when the client may receive progress)."""
+        new = self.settings.update(raw)
+        reload = new.model_changed(self.settings) and not initial
+        if new.stats and self.stats is None:
+            self.stats = Stats.load()
+        self.settings = new
+        if reload:
+            self.start_loading()
+
+    # --- completion --------------------------------------------------------------------------
+
+    def locate(self, uri: str, position: types.Position) -> tuple[Document, Cursor] | None:
+        """The document and cursor of a request; None (logged) for an unknown document."""
+        doc = self.documents.get(uri)
+        if doc is None:
+            log.warning("completion asked for %s, which is not open: empty result", uri)
+            return None
+        try:
+            line, column = doc.index(position.line, position.character)
+        except PositionError as exc:
+            log.warning("completion at an invalid position: %s", exc)
+            raise JsonRpcInvalidParams(message=f"position outside the document: {exc}") from None
+        return doc, Cursor(line, column)
+
+    async def suggest(self, uri: str, position: types.Position) -> tuple[Suggestion, types.Range] | None:
+        located = self.locate(uri, position)
+        if located is None or not self.settings.enabled:
+            return None
+        doc, cursor = located
+        if doc.language_id in self.settings.disabledLanguages:
+            return None
+        suggestion = await self.completer.complete(doc, cursor, self.settings, self.documents.values())
+        if suggestion is None:
+            return None
+        line = strip_end(doc.lines[cursor.line])
+        start = to_units(line, cursor.column, doc.encoding)
+        end = to_units(line, cursor.column + suggestion.replace, doc.encoding)
+        span = types.Range(types.Position(cursor.line, start), types.Position(cursor.line, end))
+        return suggestion, span
+
+    def accept_command(self, latency_ms: float) -> types.Command | None:
+        item_id = str(next(self._item_ids))
+        if self.stats is not None and self.settings.stats:
+            self.stats.record_shown(item_id, latency_ms)
+        return types.Command(title="Accept", command=ACCEPTED, arguments=[item_id])
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, ValueError) and source is JsonRpcException:  # json.loads failed
+            log.error("unreadable message: %s", error)
+            self.protocol.parse_error(str(error))
+        elif source is not FeatureRequestError:  # a request's error already went back to it
+            log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+    def shutdown(self) -> None:
+        self.completer.cancel_all()
+        if self.stats is not None:
+            self.stats.save()
+        self.worker.close()
+        super().shutdown()
+
+
+def create_server(settings: Settings) -> SantaServer:
+    server = SantaServer(settings)
+    _register(server)
+    return server
+
+
+def _register(server: SantaServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: SantaServer, params: types.InitializeParams) -> None:
+        ls.encoding = str(ServerCapabilitiesBuilder.choose_position_encoding(params.capabilities))
+        ls.apply_settings(params.initialization_options, initial=True)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: SantaServer, params: types.InitializedParams) -> None:
+        ls.start_loading()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: SantaServer, params: types.DidChangeConfigurationParams) -> None:
+        ls.apply_settings(params.settings)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: SantaServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        started = time.perf_counter()
+        found = await ls.suggest(params.text_document.uri, params.position)
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        suggestion, span = found
+        command = ls.accept_command((time.perf_counter() - started) * 1000)
+        item = types.InlineCompletionItem(insert_text=suggestion.text, range=span, command=command)
+        return types.InlineCompletionList(items=[item])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
+    async def completion(ls: SantaServer, params: types.CompletionParams) -> types.CompletionList:
+        started = time.perf_counter()
+        found = await ls.suggest(params.text_document.uri, params.position)
+        # Incomplete: typing on re-asks, so the single item follows the text.
+        if found is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        suggestion, span = found
+        item = types.CompletionItem(
+            label=suggestion.text.strip().split("\n", 1)[0][:80],
+            kind=types.CompletionItemKind.Snippet,
+            detail="santa-lsp",
+            documentation=suggestion.text,
+            text_edit=types.TextEdit(range=span, new_text=suggestion.text),
+            insert_text_format=types.InsertTextFormat.PlainText,
+            sort_text="0",
+            filter_text=suggestion.text,
+            command=ls.accept_command((time.perf_counter() - started) * 1000),
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.command(ACCEPTED)
+    def accepted(ls: SantaServer, item_id: str) -> bool:
+        return ls.stats is not None and ls.settings.stats and ls.stats.record_accepted(item_id)
+
+    @server.feature("santa/stats")
+    def stats(ls: SantaServer, params: Any) -> dict[str, Any]:
+        return (ls.stats or Stats.load()).summary()
+
+    @server.feature("santa/metrics")
+    def metrics(ls: SantaServer, params: Any) -> dict[str, Any]:
+        return {**ls.completer.metrics.as_dict(), "state": ls.host.state.state}
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: SantaServer, params: Any) -> None:
+        ls.completer.cancel_all()
+        if ls.stats is not None:
+            ls.stats.save()

@@ -1,0 +1,44 @@
+"""Typed-ahead cache: while the user types what the last suggestion said, keep showing its rest.
+
+A hit answers from memory in microseconds, with no model call: the editor's ghost text never
+flickers away and back as the user types through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from santa_lsp.postprocess import Suggestion
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A suggestion and where it was made: its line, and the line's text around the cursor."""
+
+    line: int
+    left: str
+    right: str
+    suggestion: Suggestion
+
+
+class TypedAhead:
+    def __init__(self) -> None:
+        self._shown: dict[str, Shown] = {}
+
+    def remember(self, uri: str, shown: Shown) -> None:
+        self._shown[uri] = shown
+
+    def forget(self, uri: str) -> None:
+        self._shown.pop(uri, None)
+
+    def lookup(self, uri: str, line: int, left: str, right: str) -> Suggestion | None:
+        """The rest of the last suggestion if everything typed since then is its beginning."""
+        shown = self._shown.get(uri)
+        if shown is None or shown.line != line or shown.right != right or not left.startswith(shown.left):
+            return None
+        typed = left[len(shown.left) :]
+        text = shown.suggestion.text
+        rest = text[len(typed) :]
+        if not text.startswith(typed) or rest.strip() in ("", right.strip()):
+            return None  # used up, or all that is left is what is already right of the cursor
+        return Suggestion(rest, shown.suggestion.replace)

@@ -1,0 +1,59 @@
+"""The one thread that does model work (loading, generating), off the event loop.
+
+The engine runs one generation at a time anyway; a single worker thread keeps loads and
+generations in order and leaves the event loop free to answer every message meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import model
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Worker:
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="santa-model")
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self._pool.submit(fn))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class Job:
+    """One generation, cancellable from the event loop before or while the worker runs it."""
+
+    start: Callable[[], model.Generation]
+    _cancelled: bool = False
+    _generation: model.Generation | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._generation is not None:
+                self._generation.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def __call__(self) -> model.Completion | None:
+        """Run on the worker: None if cancelled before it could start."""
+        with self._lock:
+            if self._cancelled:
+                return None
+            self._generation = self.start()
+        return self._generation.wait()

@@ -1,0 +1,120 @@
+"""Shared pieces of the language-server tests: a tiny model, a server, and a client for it.
+
+Every server test drives the real `santa-lsp` process over stdio with pytest-lsp's client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.tiny import make_model
+
+SERVER = [sys.executable, "-m", "santa_lsp.cli", "--log-level", "DEBUG"]
+URI = "file:///work/example.py"
+# Small budgets keep every generation at a few milliseconds on a 2-layer random model.
+OPTIONS = {"maxNewTokens": 8, "timeBudgetMs": 0, "crossFileTokens": 32}
+
+
+# Statistics land in a scratch directory, never in the user's real data directory.
+DATA_DIR = tempfile.mkdtemp(prefix="santa-lsp-test-")
+SERVER_ENV = {**os.environ, "SANTA_LSP_DATA_DIR": DATA_DIR}
+
+
+def server_config() -> ClientServerConfig:
+    return ClientServerConfig(server_command=SERVER, server_env=SERVER_ENV)
+
+
+@pytest_lsp.fixture(config=server_config())
+async def client(lsp_client: LanguageClient):
+    """A fresh server per test; import this fixture (with tiny_model) into a test module."""
+    yield
+    await stop(lsp_client)
+
+
+async def stop(client: LanguageClient) -> None:
+    """Shut down cleanly if possible; never leave a server behind to hang the test run."""
+    server = client._server
+    try:
+        await asyncio.wait_for(client.shutdown_session(), 10)
+        if server is not None:
+            await asyncio.wait_for(server.wait(), 10)
+    finally:
+        if server is not None and server.returncode is None:
+            server.kill()
+            await server.wait()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model(tmp_path_factory.mktemp("tiny") / "model", n_positions=256)
+
+
+def init_params(options: dict[str, Any] | None, progress: bool = True) -> types.InitializeParams:
+    capabilities = types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=progress)
+    )
+    return types.InitializeParams(capabilities=capabilities, initialization_options=options)
+
+
+async def start(client: LanguageClient, model: Path | str | None, **options: Any) -> None:
+    """Initialize with the tiny model and wait until the server says it is ready (or failed)."""
+    settings = {**OPTIONS, **options}
+    if model is not None:
+        settings["model"] = str(model)
+    await client.initialize_session(init_params(settings))
+    await wait_status(client)
+
+
+async def wait_status(client: LanguageClient) -> dict[str, Any]:
+    while True:
+        params = await client.wait_for_notification("santa/status")
+        status = plain(params)
+        if status["state"] != "loading":
+            return status
+
+
+def open_doc(client: LanguageClient, text: str, uri: str = URI, language: str = "python") -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language, 1, text))
+    )
+
+
+def insert(client: LanguageClient, line: int, character: int, text: str, version: int, uri: str = URI) -> None:
+    """An incremental change, as editors send one per keystroke."""
+    where = types.Position(line, character)
+    change = types.TextDocumentContentChangePartial(range=types.Range(where, where), text=text)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(uri, version), [change])
+    )
+
+
+async def inline(client: LanguageClient, line: int, character: int, uri: str = URI) -> types.InlineCompletionList:
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(line, character),
+    )
+    result = await client.text_document_inline_completion_async(params)
+    assert isinstance(result, types.InlineCompletionList)
+    return result
+
+
+async def metrics(client: LanguageClient) -> dict[str, Any]:
+    return plain(await client.protocol.send_request_async("santa/metrics", {}))
+
+
+def plain(value: Any) -> Any:
+    """pygls hands the params of methods it does not know over as namedtuples."""
+    if hasattr(value, "_asdict"):
+        return {key: plain(item) for key, item in value._asdict().items()}
+    return value
