@@ -1,0 +1,105 @@
+"""Documents (incremental edits, UTF-16 positions), token windows with a stable start,
+cross-file chunks, typed-ahead lookups and settings parsing: the server's pure parts."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from santa_lsp import crossfile
+from santa_lsp.documents import Document, PositionError, to_index, to_units
+from santa_lsp.postprocess import Suggestion
+from santa_lsp.prompt import PromptBuilder
+from santa_lsp.settings import Settings
+from santa_lsp.typed_ahead import Shown, TypedAhead
+from santa_lsp.window import Cursor, TokenCounter, prefix_window
+
+
+def words(text: str) -> list[int]:
+    """A stand-in tokenizer: one token per word or punctuation run, enough for budgets."""
+    return [0] * max(1, len(text.split()))
+
+
+def doc_of(text: str) -> Document:
+    return Document.from_text("file:///a.py", "python", 1, text, "utf-16")
+
+
+def test_utf16_positions_count_astral_characters_twice(caplog: pytest.LogCaptureFixture) -> None:
+    line = "a😀b"
+    assert [to_index(line, units) for units in (0, 1, 3, 4, 99)] == [0, 1, 2, 3, 3]
+    assert to_units(line, 3) == 4
+    with caplog.at_level(logging.WARNING):
+        assert to_index(line, 2) == 1  # inside the surrogate pair: snapped to the emoji's start
+    assert "splits the character" in caplog.text
+    assert to_index(line, 2, "utf-32") == 2
+
+
+def test_incremental_edits_touch_only_their_lines() -> None:
+    doc = doc_of("one\ntwo😀x\r\nthree")
+    doc.edit((1, 5), (1, 5), "Y")  # after the emoji (3 UTF-16 units + 2)
+    assert doc.lines == ["one\n", "two😀Yx\r\n", "three"]
+    doc.edit((0, 3), (1, 0), "")  # join two lines
+    assert doc.lines == ["onetwo😀Yx\r\n", "three"]
+    doc.edit((1, 5), (1, 5), "\nfour")
+    assert doc.text == "onetwo😀Yx\r\nthree\nfour"
+    with pytest.raises(PositionError):
+        doc.index(7, 0)
+
+
+def test_prefix_window_start_stays_put_while_typing_then_slides_with_slack() -> None:
+    lines = [f"line number {i}\n" for i in range(100)]
+    count = TokenCounter(words)
+    cursor = Cursor(99, 0)
+    _, used, anchor = prefix_window(lines, cursor, 60, None, count)
+    assert used <= 60 * 3 // 4  # room left for the lines still to come
+    for typed in range(1, 12):  # the user types on the cursor's line: the start never moves
+        lines[99] = "x " * typed
+        _, _, again = prefix_window(lines, Cursor(99, len(lines[99])), 60, anchor, count)
+        assert again == anchor
+    lines[99] = "x " * 40  # now the window must move, and it moves by a good step at once
+    _, used, moved = prefix_window(lines, Cursor(99, len(lines[99])), 60, anchor, count)
+    assert moved > anchor and used <= 60
+
+
+def test_prompt_is_cache_stable_and_starts_with_cross_file_context() -> None:
+    builder = PromptBuilder(TokenCounter(words), context_length=200)
+    other = Document.from_text("file:///b.py", "python", 1, "def helper_total(items):\n    return 0\n", "utf-16")
+    unrelated = Document.from_text("file:///c.js", "javascript", 1, "helper_total()\n", "utf-16")
+    doc = doc_of("".join(f"value_{i} = helper_total(items)\n" for i in range(60)) + "\n")
+    first = builder.build(doc, Cursor(60, 0), 16, [other, unrelated, doc], cross_tokens=40)
+    assert first.prefix.startswith("def helper_total(items):")  # context first, same language only
+    doc.edit((60, 0), (60, 0), "res")
+    second = builder.build(doc, Cursor(60, 3), 16, [other, unrelated, doc], cross_tokens=40)
+    assert second.prefix == first.prefix + "res"  # one keystroke appends: the start is unchanged
+    assert second.suffix == first.suffix
+
+
+def test_cross_file_picks_similar_chunks_within_budget() -> None:
+    chunks = [
+        crossfile.Chunk("def parse_header(raw):\n", crossfile.identifiers("def parse_header raw")),
+        crossfile.Chunk("class Unrelated:\n", crossfile.identifiers("class Unrelated")),
+    ]
+    text, used = crossfile.pick("header = parse_header(raw)", chunks, 10, lambda t: len(words(t)))
+    assert text == "def parse_header(raw):\n" and used == 2
+    assert crossfile.pick("header = parse_header(raw)", chunks, 1, lambda t: len(words(t))) == ("", 0)
+
+
+def test_typed_ahead_serves_the_rest_of_the_suggestion() -> None:
+    cache = TypedAhead()
+    cache.remember("u", Shown(3, "x = ", ")", Suggestion("compute(a)", 1)))
+    assert cache.lookup("u", 3, "x = comp", ")") == Suggestion("ute(a)", 1)
+    assert cache.lookup("u", 3, "x = cool", ")") is None  # typed something else
+    assert cache.lookup("u", 4, "x = comp", ")") is None  # another line
+    assert cache.lookup("u", 3, "x = compute(a", ")") is None  # only the existing ")" is left
+
+
+def test_settings_accept_flat_or_nested_and_reject_bad_values(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        settings = Settings().update({"santaLsp": {"maxNewTokens": 12, "fimMode": "xyz", "bogus": 1}})
+        assert settings.maxNewTokens == 12 and settings.fimMode == "spm"
+        assert Settings().update({"stop": ["\n\n"], "enabled": "yes"}).stop == ("\n\n",)
+        assert Settings().update({"timeBudgetMs": True}).timeBudgetMs == 1500  # a bool is no number
+    assert "unknown key 'bogus'" in caplog.text and "fimMode must be one of" in caplog.text
+    assert "enabled must be bool" in caplog.text
+    assert Settings().update({"model": "x"}).model_changed(Settings())
