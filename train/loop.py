@@ -78,7 +78,7 @@ class Trainer:
         # The scheduler is not handed to accelerate: its wrapper would step it once per process.
         self.scheduler = make_scheduler(optimizer, settings.steps, settings.warmup_ratio, settings.min_lr_ratio)
         self.net, self.optimizer = self.accelerator.prepare(net, optimizer)
-        self.stream = self._stream(recipe.data.train, recipe.data.seed)
+        self.stream = self.stream_for(recipe.data.train, recipe.data.seed)
         self.eval_batches = self._eval_batches()
         acc = self.accelerator
         process = Process(acc.process_index, acc.num_processes, acc.wait_for_everyone)
@@ -100,7 +100,7 @@ class Trainer:
             return apply_lora(net, recipe.lora)
         return net
 
-    def _stream(self, paths: list[str], seed: int) -> PackedStream:
+    def stream_for(self, paths: list[str], seed: int) -> PackedStream:
         data = self.recipe.data
         return PackedStream(
             find_shards(paths), self.tokenizer, data.seq_len, seed=seed, fim_rate=data.fim_rate,
@@ -111,7 +111,7 @@ class Trainer:
         if not self.recipe.data.eval:
             return []
         # Held-out contexts are fixed once (same seed, same FIM draws) so evaluations compare.
-        stream = self._stream(self.recipe.data.eval, seed=1234)
+        stream = self.stream_for(self.recipe.data.eval, seed=1234)
         return fixed_batches(stream, self.recipe.train.eval_contexts, self.recipe.train.batch_size)
 
     # --- checkpoints ---------------------------------------------------------------------------
