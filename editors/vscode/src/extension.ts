@@ -12,7 +12,6 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
   State,
-  TransportKind,
 } from "vscode-languageclient/node";
 import { resolveServer } from "./launch";
 import {
@@ -119,9 +118,10 @@ class SantaExtension implements vscode.Disposable {
     const args = exe.args.concat(serverArgs(server, launch));
     this.output.info(`starting: ${exe.command} ${args.join(" ")}`);
     const serverOptions: ServerOptions = {
+      // No `transport`: with TransportKind.stdio the client would append --stdio, which
+      // santa-lsp's command line does not take; stdio is the default for an executable.
       command: exe.command,
       args,
-      transport: TransportKind.stdio,
       options: { env: process.env },
     };
     const clientOptions: LanguageClientOptions = {

@@ -141,11 +141,14 @@ export function needsRestart(
   return RESTART_KEYS.some((k) => before.server[k] !== after.server[k]);
 }
 
-/** The command-line flags that repeat the load-time settings (docs/protocol.md, "Starting"). */
+/**
+ * The arguments after the executable: `santaLsp.server.args` first (so that a wrapper command can
+ * take its own), then the flags that repeat the load-time settings (docs/protocol.md, "Starting").
+ */
 export function serverArgs(server: ServerSettings, launch: LaunchSettings): string[] {
-  const args: string[] = [];
+  const args = [...launch.args];
   if (server.model) args.push("--model", server.model);
   if (server.device !== DEFAULTS.device) args.push("--device", server.device);
   if (server.dtype !== DEFAULTS.dtype) args.push("--dtype", server.dtype);
-  return args.concat(launch.args);
+  return args;
 }

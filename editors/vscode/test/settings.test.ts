@@ -158,5 +158,15 @@ describe("launch settings and restarts", () => {
     assert.deepEqual(serverArgs(base.server, launch), ["--log"]);
     const s = toServerSettings(getter({ model: "/m", device: "cpu", dtype: "fp32" }));
     assert.deepEqual(serverArgs(s, { ...launch, args: [] }), ["--model", "/m", "--device", "cpu", "--dtype", "fp32"]);
+    assert.deepEqual(serverArgs(s, { ...launch, args: ["tap.py", "--"] }), [
+      "tap.py",
+      "--",
+      "--model",
+      "/m",
+      "--device",
+      "cpu",
+      "--dtype",
+      "fp32",
+    ]);
   });
 });
