@@ -102,3 +102,11 @@ def test_refuses_to_overwrite_a_run_without_resume(tmp_path: Path):
         train(recipe, progress=False)
     engine = model.load(result.export, device="cpu")
     assert engine.tokenizer.has_fim and engine.config.n_layer == 2
+
+
+def test_bf16_mixed_precision_runs(tmp_path: Path):
+    recipe = load_recipe(write_recipe(tmp_path, steps=3, precision="bf16", save_every=3))
+    result = train(recipe, progress=False)
+    assert all(r["loss"] == r["loss"] for r in result.log) and len(result.log) == 3  # no NaN
+    state = torch.load(Checkpoints(tmp_path / "run" / "checkpoints", 1).latest() / "state.pt", weights_only=False)
+    assert state["step"] == 3 and state["stream"]["contexts"] == 3 * 4 * 2
