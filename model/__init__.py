@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -24,6 +25,7 @@ from model.quantize import quantize_int8
 from model.tokenizer import Tokenizer, load_tokenizer
 
 __all__ = [
+    "DEFAULT_MODEL",
     "Completion",
     "Engine",
     "FimUnsupportedError",
@@ -35,6 +37,8 @@ __all__ = [
     "load",
 ]
 
+# The small model trained by train/ and shipped inside the package (see its MODEL_CARD.md).
+DEFAULT_MODEL = Path(__file__).parent / "default_model"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DEFAULT_PREFIX_CACHE_MB = 1024
 

@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "train.pretrain",
     "train.finetune",
     "train.corpus",
+    "train.split",
 )
 
 

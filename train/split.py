@@ -1,0 +1,26 @@
+"""`santa-train split`: hold out a deterministic fraction of a cleaned corpus for evaluation."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from train.dataset import find_shards, read_rows
+from train.finetune import split_heldout, write_jsonl
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = [row for shard in find_shards(args.input) for row in read_rows(shard)]
+    train_rows, heldout_rows = split_heldout(rows, args.fraction)
+    write_jsonl(args.output / "train.jsonl", train_rows)
+    write_jsonl(args.output / "heldout.jsonl", heldout_rows)
+    print(f"{len(train_rows)} training files, {len(heldout_rows)} held out -> {args.output}")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("split", help="split cleaned data into train.jsonl and heldout.jsonl")
+    parser.add_argument("--input", nargs="+", type=Path, required=True, help="`santa-train data` output(s)")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--fraction", type=float, default=0.02, help="share held out (default 0.02)")
+    parser.set_defaults(func=run)
