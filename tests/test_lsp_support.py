@@ -16,8 +16,10 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
 
-from tests.tiny import make_model
+from tests.tiny import FAMILIES, make_model
 
 SERVER = [sys.executable, "-m", "santa_lsp.cli", "--log-level", "DEBUG"]
 URI = "file:///work/example.py"
@@ -44,6 +46,8 @@ async def client(lsp_client: LanguageClient):
 async def stop(client: LanguageClient) -> None:
     """Shut down cleanly if possible; never leave a server behind to hang the test run."""
     server = client._server
+    if server is not None and server.returncode is not None:
+        return  # already stopped (a test may stop its server to look at what it left)
     try:
         await asyncio.wait_for(client.shutdown_session(), 10)
         if server is not None:
@@ -54,9 +58,36 @@ async def stop(client: LanguageClient) -> None:
             await server.wait()
 
 
+def make_printable_model(directory: Path, **shape: int) -> Path:
+    """A random tiny model whose greedy output is printable text that never ends early.
+
+    Random weights mostly write stray bytes (broken UTF-8, control characters) and now and then
+    a special token. Zeroing the tied embedding rows of those tokens gives them logit 0, below
+    the best of the others, so greedy decoding never picks them: every generation is readable
+    text of exactly max_new_tokens tokens, which makes timings and post-processing predictable.
+    """
+    make_model(directory, **shape)
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tensors = load_file(str(directory / "model.safetensors"))
+    embeddings = tensors["transformer.wte.weight"]
+    for token in range(embeddings.shape[0]):
+        text = tokenizer.decode([token], skip_special_tokens=False) if token < tokenizer.get_vocab_size() else ""
+        special = tokenizer.id_to_token(token) in FAMILIES["santacoder"]
+        if special or not text.isascii() or not all(char.isprintable() or char == "\n" for char in text):
+            embeddings[token] = 0
+    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_model(tmp_path_factory.mktemp("tiny") / "model", n_positions=256)
+    return make_printable_model(tmp_path_factory.mktemp("tiny") / "model", n_positions=256)
+
+
+@pytest.fixture(scope="session")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Big enough that a long generation takes seconds on a CPU: for cancellation and budgets."""
+    return make_printable_model(tmp_path_factory.mktemp("slow") / "model", n_positions=1024, n_embd=128, n_layer=4)
 
 
 def init_params(options: dict[str, Any] | None, progress: bool = True) -> types.InitializeParams:
@@ -94,7 +125,7 @@ def insert(client: LanguageClient, line: int, character: int, text: str, version
     where = types.Position(line, character)
     change = types.TextDocumentContentChangePartial(range=types.Range(where, where), text=text)
     client.text_document_did_change(
-        types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(uri, version), [change])
+        types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(version=version, uri=uri), [change])
     )
 
 
