@@ -22,11 +22,7 @@ def tok(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
 def write_shards(directory: Path, docs: list[str], shards: int = 3) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     for i in range(shards):
-        rows = [
-            {"content": d, "lang": "python", "path": f"f{j}.py"}
-            for j, d in enumerate(docs)
-            if j % shards == i
-        ]
+        rows = [{"content": d, "lang": "python", "path": f"f{j}.py"} for j, d in enumerate(docs) if j % shards == i]
         opener = gzip.open if i % 2 else open
         with opener(directory / f"part-{i}.jsonl{'.gz' if i % 2 else ''}", "wt", encoding="utf-8") as fh:
             fh.write("".join(json.dumps(r) + "\n" for r in rows))

@@ -43,9 +43,7 @@ def test_orders_match_santacoder(tok: Tokenizer):
         ids = permute(text, np.random.default_rng(3), spec, tok.encode)
         choice = draw(len(text), np.random.default_rng(3), spec)  # the same draws, replayed
         assert choice is not None and choice.spm == (spm_rate == 1.0)
-        p, m, s = (
-            tok.encode(x) for x in (text[: choice.low], text[choice.low : choice.high], text[choice.high :])
-        )
+        p, m, s = (tok.encode(x) for x in (text[: choice.low], text[choice.low : choice.high], text[choice.high :]))
         if choice.spm:
             assert ids == [spec.prefix, spec.suffix, *s, spec.middle, *p, *m]
         else:

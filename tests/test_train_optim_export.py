@@ -57,9 +57,7 @@ def test_lora_merges_into_a_plain_checkpoint(tmp_path: Path):
     with torch.no_grad():
         expected = lora.eval()(ids)[0]
     out = export_model(lora, tok, tmp_path / "merged")
-    assert isinstance(plain_network(lora), GPTBigCode) and any(
-        "lora_" in n for n, _ in lora.named_parameters()
-    )
+    assert isinstance(plain_network(lora), GPTBigCode) and any("lora_" in n for n, _ in lora.named_parameters())
     got = model.load(out, device="cpu").logits(ids[0].tolist())
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
@@ -78,6 +76,6 @@ def test_export_matches_transformers(tmp_path: Path):
     with torch.no_grad():
         theirs = hf(torch.tensor([ids])).logits[0]
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
-    assert transformers.AutoTokenizer.from_pretrained(out).encode("def f():") == model.load(
-        out
-    ).tokenizer.encode("def f():")
+    assert transformers.AutoTokenizer.from_pretrained(out).encode("def f():") == model.load(out).tokenizer.encode(
+        "def f():"
+    )

@@ -11,9 +11,7 @@ from tests.tiny import CORPUS, make_tokenizer
 def write_corpus(directory: Path, docs: int, tag: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{tag}.jsonl"
-    rows = (
-        {"content": f"# {tag} {i}\n" + CORPUS[i % len(CORPUS)], "path": f"{tag}{i}.py"} for i in range(docs)
-    )
+    rows = ({"content": f"# {tag} {i}\n" + CORPUS[i % len(CORPUS)], "path": f"{tag}{i}.py"} for i in range(docs))
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
