@@ -107,6 +107,7 @@ class Completer:
             completion = await self.worker.run(job)
         except asyncio.CancelledError:  # $/cancelRequest, or the client went away
             job.cancel()
+            self.metrics.cancelled += 1
             raise
         finally:
             if self._jobs.get(uri) is job:
