@@ -35,8 +35,13 @@ ALLOWED = {
     "MIT": ("mit license", "mit", "expat", "permission is hereby granted, free of charge"),
     "BSD-3-Clause": ("bsd-3-clause", "bsd 3-clause", "new bsd", "bsd license", "bsd", "modified bsd"),
     "BSD-2-Clause": ("bsd-2-clause", "simplified bsd"),
-    "Apache-2.0": ("apache-2.0", "apache 2.0", "apache software license", "apache license, version 2.0",
-                   "apache license version 2.0"),
+    "Apache-2.0": (
+        "apache-2.0",
+        "apache 2.0",
+        "apache software license",
+        "apache license, version 2.0",
+        "apache license version 2.0",
+    ),
     "PSF-2.0": ("psf-2.0", "python software foundation license"),
     "ISC": ("isc license", "isc"),
 }
