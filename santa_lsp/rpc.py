@@ -59,7 +59,7 @@ class SantaProtocol(LanguageServerProtocol):
             log.warning("invalid params for %r (id %r): %s", message.method, message.id, message.reason)
             self._error(message.id, types.ErrorCodes.InvalidParams, f"invalid params for {message.method}")
         elif getattr(message, "jsonrpc", None) != JsonRPCProtocol.VERSION:
-            msg_id = message.get("id") if isinstance(message, dict) else None
+            msg_id = message.get("id") if isinstance(message, dict) else getattr(message, "id", None)
             log.warning("not a JSON-RPC 2.0 message, ignored: %.200r", message)
             self._error(msg_id, types.ErrorCodes.InvalidRequest, "not a JSON-RPC 2.0 message")
         elif not self.initialize_seen and getattr(message, "method", None) not in _ALWAYS_ALLOWED:
@@ -78,7 +78,8 @@ class SantaProtocol(LanguageServerProtocol):
     def _error(self, msg_id: Any, code: int, message: str) -> None:
         # Notifications (no id) get no answer; JSON-RPC sends id null when it is unknown.
         if msg_id is not None or code in (types.ErrorCodes.ParseError, types.ErrorCodes.InvalidRequest):
-            self._send_response(msg_id, error=types.ResponseError(code=code, message=message))
+            # A plain dict: pygls' converter would leave out `"id": null`, which JSON-RPC requires.
+            self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
 
     def parse_error(self, reason: str) -> None:
         self._error(None, types.ErrorCodes.ParseError, f"invalid JSON: {reason}")

@@ -6,6 +6,7 @@ Every server test drives the real `santa-lsp` process over stdio with pytest-lsp
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -149,3 +150,56 @@ def plain(value: Any) -> Any:
     if hasattr(value, "_asdict"):
         return {key: plain(item) for key, item in value._asdict().items()}
     return value
+
+
+class RawServer:
+    """The server under a hand-written client: for bytes no real client would send."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, *args: str) -> RawServer:
+        process = await asyncio.create_subprocess_exec(
+            *SERVER, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=SERVER_ENV
+        )
+        return cls(process)
+
+    def send_bytes(self, body: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_bytes(json.dumps(message).encode())
+
+    async def receive(self, timeout: float = 20) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        length = 0
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+            if not line:
+                raise EOFError("the server closed its output")
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+            elif line in (b"\r\n", b"\n") and length:
+                return json.loads(await self.process.stdout.readexactly(length))
+
+    async def response(self, msg_id: Any, timeout: float = 20) -> dict[str, Any]:
+        """The response to `msg_id` (id null for errors about unreadable messages)."""
+        while True:
+            message = await self.receive(timeout)
+            if "method" not in message and message.get("id") == msg_id:
+                return message
+            if message.get("method") == "window/workDoneProgress/create":
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+
+    async def initialize(self, options: dict[str, Any] | None = None) -> None:
+        params = {"capabilities": {}, "initializationOptions": options or {}}
+        self.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params})
+        assert "result" in await self.response(0)
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+
+    async def close(self) -> int:
+        if self.process.returncode is None:
+            self.process.kill()
+        return await self.process.wait()
