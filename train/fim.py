@@ -111,6 +111,8 @@ def transform_context(
     for piece in pieces:
         ids = None
         if spec is not None and piece.ids:
+            # A piece cut by a context boundary is decoded, as in Megatron: if the cut split a
+            # multi-byte character, its stray bytes become U+FFFD, as they did there too.
             text = piece.text if piece.text is not None else decode(list(piece.ids))
             ids = permute(text, rng, spec, encode)
         out.extend(piece.ids if ids is None else ids)
