@@ -25,6 +25,7 @@ from model import GenerationConfig
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.gpt_bigcode import GPTBigCode, init_weights
+from model.tokenizer import load_tokenizer
 
 SHAPES = {
     "small": dict(n_layer=8, n_embd=512, n_head=8, n_inner=2048),
@@ -103,6 +104,32 @@ def bench_transformers(directory: Path, dtype: torch.dtype, ids: list[int], repe
     return results
 
 
+def bench_ctranslate2(directory: Path, ids: list[int], repeats: int) -> dict[str, float]:
+    """CTranslate2's int8 CPU generator on the same weights (converted once, kept beside them)."""
+    import ctranslate2
+    from ctranslate2.converters import TransformersConverter
+
+    converted = directory / "ctranslate2-int8"
+    if not (converted / "model.bin").exists():
+        TransformersConverter(str(directory)).convert(str(converted), quantization="int8", force=True)
+    generator = ctranslate2.Generator(
+        str(converted), device="cpu", compute_type="int8", intra_threads=torch.get_num_threads()
+    )
+    tokenizer = load_tokenizer(directory)  # CT2 takes token strings, not ids
+
+    def generate(prompt: list[int], new: int) -> object:
+        tokens = [tokenizer.id_to_token(i) for i in prompt]
+        return generator.generate_batch(
+            [tokens], max_length=new, min_length=new, sampling_topk=1, include_prompt_in_result=False
+        )
+
+    results = {f"prefill_{n}_ms": best_ms(lambda n=n: generate(ids[:n], 1), repeats) for n in PREFILLS}
+    total = best_ms(lambda: generate(ids[:128], DECODE_TOKENS + 1), repeats)
+    results["decode_tok_s"] = 1000 * DECODE_TOKENS / (total - best_ms(lambda: generate(ids[:128], 1), repeats))
+    results["append_uncached_ms"] = best_ms(lambda: generate(ids[: APPEND_LENGTH + 1], 1), repeats)
+    return results
+
+
 def memory_bandwidth_gb_s(repeats: int = 5) -> float:
     """Read bandwidth: summing 1 GiB that is not in any cache."""
     data = torch.ones(2**28, dtype=torch.float32)
@@ -159,6 +186,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             report[f"transformers_{dtype}"] = bench_transformers(
                 Path(args.model), model.DTYPES[dtype], ids, args.repeats
             )
+        if dtype == "int8" and args.peers:
+            report["ctranslate2_int8"] = bench_ctranslate2(Path(args.model), ids, args.repeats)
         print_table(report, dtype)
     print_summary(report)
     return report
@@ -174,11 +203,13 @@ ROWS = [
 
 
 def print_table(report: dict[str, dict[str, float]], dtype: str) -> None:
-    ours, theirs = report[f"ours_{dtype}"], report.get(f"transformers_{dtype}", {})
+    ours = report[f"ours_{dtype}"]
+    baseline = "transformers" if f"transformers_{dtype}" in report else "ctranslate2"
+    theirs = report.get(f"{baseline}_{dtype}", {})
     print(f"\n== {dtype} ==")
-    print(f"{'':48} {'ours':>10} {'transformers':>13} {'speed-up':>9}")
+    print(f"{'':48} {'ours':>10} {baseline:>13} {'speed-up':>9}")
     for key, label, higher_is_better in ROWS:
-        # transformers has no prefix cache: its "+1 char" is always the uncached figure.
+        # The baselines keep no cache across requests: their "+1 char" is always the uncached figure.
         mine, base = ours.get(key), theirs.get("append_uncached_ms" if "append" in key else key)
         ratio = "" if mine is None or base is None else f"{(mine / base) ** (1 if higher_is_better else -1):.2f}x"
         print(f"{label:48} {_fmt(mine):>10} {_fmt(base):>13} {ratio:>9}")
@@ -217,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", default="fp32,bf16,int8", help="comma-separated: fp32,bf16,fp16,int8")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-transformers", action="store_true", help="skip the transformers baseline")
+    parser.add_argument("--peers", action="store_true", help="also CTranslate2 int8 (pip install ctranslate2)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.make_random:

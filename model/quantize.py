@@ -11,6 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# Above this many input rows a dequantised GEMM beats the int8 matrix-vector kernel.
+DEQUANTIZE_ABOVE_ROWS = 16
+
 
 class Int8Linear(nn.Module):
     def __init__(self, linear: nn.Linear, activation_dtype: torch.dtype) -> None:
@@ -23,8 +26,13 @@ class Int8Linear(nn.Module):
         self.register_buffer("bias", None if bias is None else bias.detach().to(activation_dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]), self.weight, self.scales)
-        out = out.reshape(*x.shape[:-1], -1)
+        rows = x.reshape(-1, x.shape[-1])
+        if rows.shape[0] > DEQUANTIZE_ABOVE_ROWS:
+            # Prefill is compute-bound: the int8 kernel is built for matrix-vector products,
+            # so widen the weight once and let the bf16 GEMM do the work.
+            weight = self.weight.to(self.scales.dtype) * self.scales[:, None]
+            return torch.nn.functional.linear(x, weight, self.bias)
+        out = torch._weight_int8pack_mm(rows, self.weight, self.scales).reshape(*x.shape[:-1], -1)
         return out if self.bias is None else out + self.bias
 
 

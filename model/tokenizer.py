@@ -60,6 +60,9 @@ class Tokenizer:
     def token_id(self, token: str) -> int | None:
         return self._tok.token_to_id(token)
 
+    def id_to_token(self, token_id: int) -> str | None:
+        return self._tok.id_to_token(token_id)
+
 
 def load_tokenizer(directory: Path) -> Tokenizer:
     path = directory / "tokenizer.json"

@@ -199,3 +199,14 @@ def test_fp16_on_cuda_matches_fp32_and_greedy(model_dir: Path, engine: model.Eng
     assert (gpu.logits(ids).cpu() - engine.logits(ids)).abs().max() < 5e-2
     config = no_cache(max_new_tokens=16)
     assert gpu.generate(ids, config).token_ids == engine.generate(ids, config).token_ids
+
+
+def test_int8_decode_kernel_and_prefill_gemm_agree() -> None:
+    from model.quantize import DEQUANTIZE_ABOVE_ROWS, Int8Linear
+
+    torch.manual_seed(0)
+    layer = Int8Linear(torch.nn.Linear(64, 96), torch.bfloat16)
+    x = torch.randn(DEQUANTIZE_ABOVE_ROWS + 4, 64, dtype=torch.bfloat16)
+    one_by_one = torch.cat([layer(row[None]) for row in x])  # the int8 matrix-vector kernel
+    together = layer(x)  # the dequantised GEMM
+    assert torch.allclose(one_by_one.float(), together.float(), atol=0.05, rtol=0.02)
