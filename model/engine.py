@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -54,7 +54,7 @@ class _State:
     first_token_s: float | None = None
     text: str = ""
     emitted: int = 0
-    stop_hit: bool = field(default=False)
+    stop_hit: bool = False
 
 
 class Generation:
@@ -89,29 +89,11 @@ class Generation:
     def _run(self) -> Iterator[str]:
         engine, config = self._engine, self._config
         state = _State(StreamDecoder(engine.tokenizer), time.perf_counter())
-        stop_ids = engine.tokenizer.special_ids | set(config.stop_tokens)
-        generator = None
-        if config.seed is not None:
-            generator = torch.Generator(device=engine.device).manual_seed(config.seed)
         with engine.lock:
             kv, logits = engine.prefill(self._prompt, config, state, self._cancel)
             try:
-                for step in range(config.max_new_tokens):
-                    if logits is None or self._over_budget(state):
-                        break
-                    token = next_token(logits[0, -1], config.temperature, config.top_p, generator)
-                    if state.first_token_s is None:
-                        state.first_token_s = time.perf_counter() - state.started
-                    if token in stop_ids:
-                        state.finish_reason = "eos"
-                        break
-                    piece = self._accept(state, token)
-                    if piece:
-                        yield piece
-                    if state.stop_hit:
-                        break
-                    if step + 1 < config.max_new_tokens:
-                        logits = engine.step(token, kv)
+                if kv is not None and logits is not None:
+                    yield from self._decode(kv, logits, state)
             finally:
                 if kv is not None and config.use_prefix_cache:
                     # Every token whose K/V is in `kv`: the prompt and the tokens fed back so far.
@@ -128,6 +110,30 @@ class Generation:
             elapsed_s=time.perf_counter() - state.started,
             first_token_s=state.first_token_s,
         )
+
+    def _decode(self, kv: KVCache, logits: torch.Tensor, state: _State) -> Iterator[str]:
+        """Sample, stream, feed back: until a stop, the budget, a cancel or max_new_tokens."""
+        engine, config = self._engine, self._config
+        stop_ids = engine.tokenizer.special_ids | set(config.stop_tokens)
+        generator = None
+        if config.seed is not None:
+            generator = torch.Generator(device=engine.device).manual_seed(config.seed)
+        for step in range(config.max_new_tokens):
+            if self._over_budget(state):
+                return
+            token = next_token(logits[0, -1], config.temperature, config.top_p, generator)
+            if state.first_token_s is None:
+                state.first_token_s = time.perf_counter() - state.started
+            if token in stop_ids:
+                state.finish_reason = "eos"
+                return
+            piece = self._accept(state, token)
+            if piece:
+                yield piece
+            if state.stop_hit:
+                return
+            if step + 1 < config.max_new_tokens:
+                logits = engine.step(token, kv)
 
     def _over_budget(self, state: _State) -> bool:
         if self._cancel.is_set():
