@@ -93,6 +93,14 @@ const settings = {
   "git.openRepositoryInParentFolders": "never",
 };
 fs.writeFileSync(path.join(userData, "User", "settings.json"), JSON.stringify(settings, null, 2));
+// code-server is a remote VS Code: settings of scope "machine-overridable" (the server command,
+// model, device, dtype) belong to the machine where the server runs. From the user settings they
+// are read at start but dropped when the browser pushes a configuration change.
+const machine = Object.fromEntries(
+  Object.entries(settings).filter(([key]) => /^santaLsp\.(server\.|model|device|dtype)/.test(key)),
+);
+fs.mkdirSync(path.join(userData, "Machine"), { recursive: true });
+fs.writeFileSync(path.join(userData, "Machine", "settings.json"), JSON.stringify(machine, null, 2));
 
 // 3. code-server, in its own process group so that everything it starts can be stopped.
 const csLog = fs.openSync(path.join(work, "code-server.log"), "w");
@@ -282,6 +290,40 @@ try {
   log(`statistics: ${toastText.trim()}`);
   if (!/ 1 accepted/.test(toastText)) throw new Error(`statistics do not count the one acceptance: ${toastText}`);
   await page.screenshot({ path: path.join(work, "stats.png") });
+
+  // Toggle completions: the status bar item shows it, and the server gets enabled=false live.
+  async function runCommand(title) {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    await page.locator(".quick-input-widget input").waitFor();
+    await page.keyboard.type(title);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: title.split(": ")[1] }).first().waitFor();
+    await page.keyboard.press("Enter");
+  }
+  await runCommand("Santa LSP: Toggle Completions");
+  await status.locator(".codicon-circle-slash").first().waitFor({ timeout: 15000 });
+  const pushed = () =>
+    messages().filter((m) => m.dir === "c2s" && m.msg.method === "workspace/didChangeConfiguration");
+  const end2 = Date.now() + 10000;
+  while (Date.now() < end2 && !pushed().some((m) => m.msg.params.settings?.santaLsp?.enabled === false)) {
+    await page.waitForTimeout(100);
+  }
+  if (!pushed().some((m) => m.msg.params.settings?.santaLsp?.enabled === false)) {
+    throw new Error("toggling did not send didChangeConfiguration with enabled: false");
+  }
+  log("toggle: status bar shows completions off; server told enabled=false");
+  await runCommand("Santa LSP: Toggle Completions");
+  await ready.first().waitFor({ timeout: 15000 });
+
+  // Restart: a new server process that initializes and reports ready again.
+  const initializes = () => messages().filter((m) => m.dir === "c2s" && m.msg.method === "initialize").length;
+  const before = initializes();
+  await runCommand("Santa LSP: Restart Server");
+  const end3 = Date.now() + 60000;
+  while (Date.now() < end3 && initializes() === before) await page.waitForTimeout(200);
+  if (initializes() === before) throw new Error("Restart Server started no new server");
+  await ready.first().waitFor({ timeout: 120000 });
+  log("restart: a new server initialized and is ready");
 } catch (err) {
   failed = true;
   console.error(`[e2e] FAILED: ${err instanceof Error ? err.stack : err}`);
