@@ -161,6 +161,22 @@ test("ghost text: word and line partial accept leave the rest shown", function()
   ghost.detach(buf)
 end)
 
+test("update: live keys merge into the settings; clearing the model removes it", function()
+  santa.setup({ cmd = { "/nonexistent/santa-lsp" }, model = "/m", maxNewTokens = 8 })
+  santa.update({ maxNewTokens = 16, stop = { "\n\n" } })
+  eq(santa.settings, { model = "/m", maxNewTokens = 16, stop = { "\n\n" } }, "merged")
+  santa.update({ model = "" })
+  eq(santa.settings.model, nil, "model cleared")
+  eq(santa.command(), { "/nonexistent/santa-lsp" }, "no --model any more")
+end)
+
+test("toggle flips the master switch", function()
+  santa.settings.enabled = nil
+  eq(santa.toggle(), false, "off")
+  eq(santa.enabled_for(0), false, "no completions")
+  eq(santa.toggle(), true, "on again")
+end)
+
 test(":checkhealth santa_lsp runs", function()
   santa.setup({ cmd = { "/nonexistent/santa-lsp" }, model = tmp })
   vim.cmd("checkhealth santa_lsp")
