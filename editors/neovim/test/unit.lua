@@ -161,6 +161,24 @@ test("ghost text: word and line partial accept leave the rest shown", function()
   ghost.detach(buf)
 end)
 
+test("ghost text: a range over auto-closed characters is drawn once and replaced on accept", function()
+  local ghost = require("santa_lsp.ghost")
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "print()" })
+  vim.api.nvim_win_set_cursor(0, { 1, 6 })
+  ghost.attach(buf, -1, santa.config)
+  local state = ghost._states[buf]
+  state.items = { { text = "x + 1)", raw = {}, range = { 0, 6, 0, 7 } } }
+  state.index = 1
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  local marks = vim.api.nvim_buf_get_extmarks(buf, ghost._namespace, 0, -1, { details = true })
+  eq(marks[1][4].virt_text[1][1], "x + 1", "drawn without the closing paren")
+  assert(ghost.accept(buf), "accepted")
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "print(x + 1)" }, "paren replaced, not doubled")
+  ghost.detach(buf)
+end)
+
 test("update: live keys merge into the settings; clearing the model removes it", function()
   santa.setup({ cmd = { "/nonexistent/santa-lsp" }, model = "/m", maxNewTokens = 8 })
   santa.update({ maxNewTokens = 16, stop = { "\n\n" } })

@@ -142,8 +142,18 @@ local function render(bufnr, state)
   if not rest then
     return false
   end
-  local lines = vim.split(rest, "\n", { plain = true })
   local row, col = cursor()
+  -- A range that ends right of the cursor rewrites characters the editor auto-closed there
+  -- (docs/protocol.md): on one line, do not draw them twice.
+  local item = state.items[state.index]
+  local er, ec = item.range[3], item.range[4]
+  if er == row and ec > col and not rest:find("\n", 1, true) then
+    local replaced = vim.api.nvim_buf_get_text(bufnr, row, col, er, ec, {})[1] or ""
+    if replaced ~= "" and rest:sub(-#replaced) == replaced then
+      rest = rest:sub(1, #rest - #replaced)
+    end
+  end
+  local lines = vim.split(rest, "\n", { plain = true })
   local virt_lines = {}
   for i = 2, #lines do
     virt_lines[#virt_lines + 1] = { { lines[i], "SantaLspGhost" } }
