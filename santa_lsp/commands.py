@@ -1,0 +1,84 @@
+"""The `santa-lsp complete`, `stats` and `bench` commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from santa_lsp.cli import model_arguments, settings_from, setup_logging
+from santa_lsp.settings import Settings
+
+
+def run(command: str, argv: Sequence[str]) -> int:
+    return {"complete": complete, "stats": stats, "bench": bench}[command](argv)
+
+
+def complete(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="santa-lsp complete", description="Print the completion at a cursor (no editor needed)."
+    )
+    model_arguments(parser)
+    parser.add_argument("where", help="FILE:LINE:COL, 1-based; COL counts characters")
+    args = parser.parse_args(argv)
+    setup_logging("WARNING" if args.log_level.upper() == "INFO" else args.log_level)
+    try:
+        path, line, column = _where(args.where)
+        text = Path(path).read_text(encoding="utf-8")
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+    suggestion = asyncio.run(_complete_once(settings_from(args), path, text, line - 1, column - 1))
+    if suggestion is None:
+        return 1
+    sys.stdout.write(suggestion + "\n")
+    return 0
+
+
+def _where(spec: str) -> tuple[str, int, int]:
+    path, line, column = spec.rsplit(":", 2)
+    if int(line) < 1 or int(column) < 1:
+        raise ValueError(f"{spec}: LINE and COL start at 1")
+    return path, int(line), int(column)
+
+
+async def _complete_once(settings: Settings, path: str, text: str, line: int, column: int) -> str | None:
+    from santa_lsp.completer import Completer
+    from santa_lsp.documents import Document
+    from santa_lsp.model_host import ModelHost
+    from santa_lsp.window import Cursor
+    from santa_lsp.worker import Worker
+
+    worker = Worker()
+    host = ModelHost(worker, lambda state: None)
+    await host.load(settings)
+    if not host.ready:
+        print(f"santa-lsp: {host.state.message}", file=sys.stderr)
+        return None
+    doc = Document.from_text(Path(path).resolve().as_uri(), "", 1, text, "utf-32")
+    if line >= len(doc.lines):
+        print(f"santa-lsp: {path} has {len(doc.lines)} lines", file=sys.stderr)
+        return None
+    column = min(column, len(doc.lines[line].rstrip("\r\n")))
+    suggestion = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
+    worker.close()
+    return None if suggestion is None else suggestion.text
+
+
+def stats(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="santa-lsp stats", description="Print the local acceptance statistics (setting `stats`)."
+    )
+    parser.parse_args(argv)
+    from santa_lsp.stats import Stats, stats_path
+
+    print(json.dumps({"file": str(stats_path()), **Stats.load().summary()}, indent=2))
+    return 0
+
+
+def bench(argv: Sequence[str]) -> int:
+    from santa_lsp.bench import main
+
+    return main(argv)
