@@ -17,7 +17,7 @@ from model.tokenizer import StreamDecoder, Tokenizer
 
 # Long prompts are prefilled in chunks so that cancellation is noticed between them and the
 # attention scores of a 2k-token prompt never have to exist all at once.
-PREFILL_CHUNK = 512
+PREFILL_CHUNK = 1024
 
 
 @dataclass(frozen=True)

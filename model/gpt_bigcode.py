@@ -76,7 +76,7 @@ class Attention(nn.Module):
             # so attention is a single [H, d] x [d, S] product against the unexpanded cache.
             out = F.scaled_dot_product_attention(q.transpose(1, 2), k, v, scale=self.scale)
             return self.c_proj(out.reshape(batch, 1, width))
-        mask = None if past == 0 else _causal_mask(steps, past, x.device)
+        mask = None if past == 0 else _causal_mask(steps, past, q.dtype, x.device)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=past == 0 and steps > 1, scale=self.scale,
             enable_gqa=self.kv_heads != self.n_head,
@@ -97,10 +97,14 @@ class Attention(nn.Module):
         return q, k, v
 
 
-def _causal_mask(steps: int, past: int, device: torch.device) -> torch.Tensor:
-    """New token i (at position past+i) sees every cached position and new ones up to i."""
+def _causal_mask(steps: int, past: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """New token i (at position past+i) sees every cached position and new ones up to i.
+
+    Additive (0 / -inf) rather than boolean: SDPA's CPU kernel is about twice as fast with it.
+    """
     rows = torch.arange(steps, device=device).unsqueeze(1) + past
-    return torch.arange(past + steps, device=device).unsqueeze(0) <= rows
+    hidden = torch.arange(past + steps, device=device).unsqueeze(0) > rows
+    return torch.zeros(hidden.shape, dtype=dtype, device=device).masked_fill_(hidden, float("-inf"))
 
 
 class MLP(nn.Module):
