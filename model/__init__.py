@@ -34,6 +34,7 @@ __all__ = [
     "LoadError",
     "ModelConfig",
     "Tokenizer",
+    "default_model",
     "load",
 ]
 
@@ -75,6 +76,11 @@ def load(
         net, tokenizer, device=torch_device, dtype=weight_dtype,
         prefix_cache_bytes=prefix_cache_mb * 2**20,
     )  # fmt: skip
+
+
+def default_model() -> Path | None:
+    """The model shipped in the package, if this installation has it."""
+    return DEFAULT_MODEL if (DEFAULT_MODEL / "config.json").is_file() else None
 
 
 def build(config: ModelConfig, tensors: dict[str, torch.Tensor]) -> GPTBigCode:

@@ -13,7 +13,7 @@ COMMANDS = ("complete", "stats", "bench")
 
 
 def model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="model directory or Hugging Face Hub id")
+    parser.add_argument("--model", help="model directory or Hugging Face Hub id (default: the shipped model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument(
         "--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16", "int8"), help="default auto"
@@ -46,6 +46,8 @@ def serve(argv: Sequence[str]) -> int:
         f"(more: santa-lsp {{{','.join(COMMANDS)}}} --help).",
     )
     model_arguments(parser)
+    # Clients such as vscode-languageclient pass --stdio; stdio is the default anyway.
+    parser.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     parser.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="TCP address (default: loopback only)")
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")

@@ -16,7 +16,10 @@ from santa_lsp.worker import Worker
 
 log = logging.getLogger(__name__)
 
-NO_MODEL = "no model configured: start santa-lsp with --model PATH or set santaLsp.model"
+NO_MODEL = (
+    "no model configured and none shipped with this installation: "
+    "start santa-lsp with --model PATH or set santaLsp.model"
+)
 
 
 @dataclass(frozen=True)
@@ -41,19 +44,20 @@ class ModelHost:
         self._loads += 1
         ticket = self._loads
         self.engine = None
-        if not settings.model:
+        path = settings.model or model.default_model()
+        if not path:
             self._set(State("error", NO_MODEL))
             return
-        self._set(State("loading", f"loading {settings.model} ({settings.device}, {settings.dtype})"))
+        self._set(State("loading", f"loading {path} ({settings.device}, {settings.dtype})"))
         try:
-            engine = await self._worker.run(lambda: _load(settings))
+            engine = await self._worker.run(lambda: _load(settings, str(path)))
         except model.LoadError as exc:
             if ticket == self._loads:
                 self._set(State("error", f"cannot load the model: {exc}"))
             return
         if ticket == self._loads:
             self.engine = engine
-            where = f"{settings.model}: context {engine.context_length} tokens"
+            where = f"{path}: context {engine.context_length} tokens"
             fim = "" if engine.tokenizer.has_fim else " (no FIM tokens: left-to-right completion only)"
             self._set(State("ready", where + fim))
 
@@ -63,14 +67,11 @@ class ModelHost:
         self._on_state(state)
 
 
-def _load(settings: Settings) -> model.Engine:
-    assert settings.model is not None
+def _load(settings: Settings, path: str) -> model.Engine:
     try:
-        return model.load(
-            settings.model, settings.device, settings.dtype, prefix_cache_mb=settings.prefixCacheMb
-        )
+        return model.load(path, settings.device, settings.dtype, prefix_cache_mb=settings.prefixCacheMb)
     except model.LoadError:
         raise
     except Exception as exc:  # a loader bug must not take the server down: report it the same way
-        log.exception("unexpected error while loading %s", settings.model)
+        log.exception("unexpected error while loading %s", path)
         raise model.LoadError(f"{type(exc).__name__}: {exc}") from exc

@@ -91,7 +91,7 @@ class SantaServer(LanguageServer):
         self.completer.cancel_all()
         load = asyncio.ensure_future(self.host.load(self.settings))
         token = f"santa-lsp/load/{next(self._loads)}"
-        reporting = await self._begin_progress(token, f"Loading {self.settings.model}")
+        reporting = await self._begin_progress(token, f"Loading {self.settings.model or 'the shipped model'}")
         await load
         if reporting:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=self.host.state.message))
