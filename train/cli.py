@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "train.finetune",
     "train.corpus",
     "train.split",
+    "train.ship",
 )
 
 
