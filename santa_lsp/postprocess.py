@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from santa_lsp.situation import OPENING, PAIRS, QUOTES, Situation, indent_width
+from santa_lsp.situation import OPENING, PAIRS, Situation, bracket_chars, indent_width
 
 
 @dataclass(frozen=True)
@@ -60,19 +60,12 @@ def cut_repeated_lines(text: str, situation: Situation) -> str:
 def cut_unbalanced(text: str, opened: str) -> str:
     """Stop before a closing bracket that matches no bracket open at that point."""
     stack = list(opened)
-    quote = ""
-    for i, char in enumerate(text):
-        if char == "\n":
-            quote = ""
-        elif quote:
-            quote = "" if char == quote else quote
-        elif char in QUOTES:
-            quote = char
-        elif char in OPENING:
+    for i, char in bracket_chars(text):
+        if char in OPENING:
             stack.append(char)
-        elif char in PAIRS:
-            if not stack or stack[-1] != PAIRS[char]:
-                return text[:i]
+        elif not stack or stack[-1] != PAIRS[char]:
+            return text[:i]
+        else:
             stack.pop()
     return text
 

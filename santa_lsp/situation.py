@@ -6,6 +6,7 @@ its rules compare the completion with.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from santa_lsp.documents import Document, strip_end
@@ -35,20 +36,32 @@ def indent_width(line: str) -> int:
     return len(whitespace.expandtabs(4))
 
 
+def bracket_chars(text: str) -> Iterator[tuple[int, str]]:
+    """(index, bracket) for every bracket of `text` outside a quoted string.
+
+    A quote ends at its closing quote or at the end of the line: a completion may stop inside
+    a string, and one unterminated quote must not hide the brackets of the following lines.
+    """
+    quote = ""
+    for i, char in enumerate(text):
+        if char == "\n":
+            quote = ""
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in QUOTES:
+            quote = char
+        elif char in OPENING or char in PAIRS:
+            yield i, char
+
+
 def open_brackets(text: str) -> str:
     """The brackets opened and not closed in `text`, innermost last (quoted text skipped)."""
     stack: list[str] = []
-    for line in text.split("\n"):
-        quote = ""
-        for char in line:
-            if quote:
-                quote = "" if char == quote else quote
-            elif char in QUOTES:
-                quote = char
-            elif char in OPENING:
-                stack.append(char)
-            elif char in PAIRS and stack and stack[-1] == PAIRS[char]:
-                stack.pop()
+    for _, char in bracket_chars(text):
+        if char in OPENING:
+            stack.append(char)
+        elif stack and stack[-1] == PAIRS[char]:
+            stack.pop()
     return "".join(stack)
 
 

