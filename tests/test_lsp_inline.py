@@ -3,6 +3,7 @@ loading with progress, settings changes, the typed-ahead cache and acceptance st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,16 @@ CODE = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    \n"
 CURSOR = (5, 4)  # the empty, indented line in fib
 
 
+async def progress_kinds(client: LanguageClient, until: str, timeout_s: float = 10.0) -> list[str]:
+    """The kinds of $/progress reports received, once one of kind `until` is in (or time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        kinds = [report.kind for reports in client.progress_reports.values() for report in reports]
+        if until in kinds or time.monotonic() > deadline:
+            return kinds
+        await asyncio.sleep(0.02)
+
+
 @pytest.mark.asyncio
 async def test_inline_completion_capabilities_progress_and_item(client: LanguageClient, tiny_model: Path) -> None:
     result = await client.initialize_session(support.init_params({**support.OPTIONS, "model": str(tiny_model)}))
@@ -27,9 +38,8 @@ async def test_inline_completion_capabilities_progress_and_item(client: Language
     assert caps.inline_completion_provider is not None and caps.completion_provider is not None
     assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
     assert (await wait_status(client))["state"] == "ready"
-    # Work-done progress: begun and ended around the load.
-    kinds = [report.kind for reports in client.progress_reports.values() for report in reports]
-    assert kinds == ["begin", "end"]
+    # Work-done progress: begun and ended around the load (the end follows the ready status).
+    assert await progress_kinds(client, until="end") == ["begin", "end"]
 
     open_doc(client, CODE)
     items = (await inline(client, *CURSOR)).items
