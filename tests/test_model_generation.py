@@ -210,3 +210,13 @@ def test_int8_decode_kernel_and_prefill_gemm_agree() -> None:
     one_by_one = torch.cat([layer(row[None]) for row in x])  # the int8 matrix-vector kernel
     together = layer(x)  # the dequantised GEMM
     assert torch.allclose(one_by_one.float(), together.float(), atol=0.05, rtol=0.02)
+
+
+def test_fp32_cpu_stores_wide_weights_input_major_and_keeps_ties(engine: model.Engine) -> None:
+    from model.layout import is_input_major
+
+    net = engine.net
+    assert net.lm_head.weight is net.transformer.wte.weight and is_input_major(net.lm_head.weight)
+    assert is_input_major(net.transformer.h[0].mlp.c_fc.weight)  # widening: moved
+    assert not is_input_major(net.transformer.h[0].mlp.c_proj.weight)  # narrowing: kept
+    assert net.transformer.h[0].mlp.c_fc.weight.shape == (256, 64)  # shapes and names unchanged

@@ -73,3 +73,17 @@ def test_finetune_with_lora_reports_before_and_after(tmp_path: Path):
     assert not any("lora" in name for name, _ in merged.net.named_parameters())
     with pytest.raises(FileExistsError):  # an existing fine-tune is not overwritten without --resume
         santa_train(args)
+
+
+def test_pretrain_can_start_from_an_existing_model(tmp_path: Path):
+    base = make_model(tmp_path / "base", seed=3)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"content": f"def f{i}(x):\n    return x + {i}\n"}) + "\n" for i in range(40)))
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        f'[data]\ntrain = ["{corpus}"]\ntokenizer = "{base}"\nseq_len = 32\n'
+        f'[train]\noutput = "{tmp_path / "run"}"\nsteps = 3\nbatch_size = 2\nsave_every = 3\n'
+    )
+    assert santa_train(["pretrain", "--config", str(recipe), "--init", str(base), "--no-progress"]) == 0
+    continued = model.load(tmp_path / "run" / "final")
+    assert continued.config.n_embd == model.load(base).config.n_embd == 64  # the base's shape, not [model]'s

@@ -36,7 +36,9 @@ def fresh_network(settings: ModelSettings, vocab_size: int, seed: int) -> GPTBig
 def base_network(path: Path) -> GPTBigCode:
     """A checkpoint (either SantaCoder layout, or a Hub id) as a trainable fp32 network."""
     net = model.load(path, device="cpu", dtype="fp32", prefix_cache_mb=0).net
-    for param in net.parameters():
+    for param in net.parameters():  # unique parameters: a tied pair stays one tensor
+        # The runtime may store wide weights input-major for decoding; optimizers want them dense.
+        param.data = param.data.contiguous()
         param.requires_grad_(True)
     return net.train()
 

@@ -19,6 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="TOML recipe (see train/configs/)")
     parser.add_argument("--resume", action="store_true", help="continue from the output's latest checkpoint")
+    parser.add_argument(
+        "--init", type=Path, help="start from this model's weights with a fresh schedule ([model] is then unused)"
+    )
     parser.add_argument("--output", help="override [train] output")
     parser.add_argument("--steps", type=int, help="override [train] steps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("output", args.output), ("steps", args.steps)) if v is not None}
     if overrides:
         recipe = with_overrides(recipe, train=overrides)
-    result = train(recipe, resume=args.resume, progress=not args.no_progress)
+    result = train(recipe, resume=args.resume, base=args.init, progress=not args.no_progress)
     last = result.log[-1] if result.log else {}
     summary = {"output": str(result.output), "export": str(result.export), "steps": result.steps, **last}
     print(json.dumps(summary, indent=2))
