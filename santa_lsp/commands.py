@@ -45,6 +45,7 @@ def _where(spec: str) -> tuple[str, int, int]:
 
 
 async def _complete_once(settings: Settings, path: str, text: str, line: int, column: int) -> str | None:
+    """The suggestion ("" when there is none), or None when the request could not be served."""
     from santa_lsp.completer import Completer
     from santa_lsp.documents import Document
     from santa_lsp.model_host import ModelHost
@@ -64,7 +65,10 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     column = min(column, len(doc.lines[line].rstrip("\r\n")))
     suggestion = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
     worker.close()
-    return None if suggestion is None else suggestion.text
+    if suggestion is None:  # a valid answer, not an error: nothing worth showing here
+        print("santa-lsp: no suggestion at this position", file=sys.stderr)
+        return ""
+    return suggestion.text
 
 
 def stats(argv: Sequence[str]) -> int:
