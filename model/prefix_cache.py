@@ -19,11 +19,17 @@ class CachedPrompt:
     kv: KVCache
 
 
-class PrefixCache:
-    """LRU of KV caches bounded by a memory budget in bytes."""
+# Every lookup compares the new prompt with each entry, so the count is bounded as well as
+# the bytes: a small model's entries are tiny, and thousands of them made lookups the cost.
+MAX_ENTRIES = 32
 
-    def __init__(self, budget_bytes: int) -> None:
+
+class PrefixCache:
+    """LRU of KV caches bounded by a memory budget in bytes and by MAX_ENTRIES."""
+
+    def __init__(self, budget_bytes: int, max_entries: int = MAX_ENTRIES) -> None:
         self.budget_bytes = budget_bytes
+        self.max_entries = max_entries
         self._entries: OrderedDict[int, CachedPrompt] = OrderedDict()
         self._next_key = 0
         self._lock = threading.Lock()
@@ -56,7 +62,7 @@ class PrefixCache:
                 del self._entries[key]
             self._entries[self._next_key] = CachedPrompt(tokens, kv)
             self._next_key += 1
-            while self.nbytes > self.budget_bytes:
+            while self.nbytes > self.budget_bytes or len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
     def clear(self) -> None:

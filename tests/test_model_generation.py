@@ -220,3 +220,12 @@ def test_fp32_cpu_stores_wide_weights_input_major_and_keeps_ties(engine: model.E
     assert is_input_major(net.transformer.h[0].mlp.c_fc.weight)  # widening: moved
     assert not is_input_major(net.transformer.h[0].mlp.c_proj.weight)  # narrowing: kept
     assert net.transformer.h[0].mlp.c_fc.weight.shape == (256, 64)  # shapes and names unchanged
+
+
+def test_prefix_cache_keeps_a_bounded_number_of_entries(engine: model.Engine) -> None:
+    engine.prefix_cache.max_entries = 4
+    for i in range(10):
+        engine.generate(f"{i}\n" + PREFIX, GenerationConfig(max_new_tokens=1))
+    assert len(engine.prefix_cache) == 4
+    assert engine.generate("9\n" + PREFIX, GenerationConfig(max_new_tokens=1)).reused_tokens > 0
+    assert engine.generate("0\n" + PREFIX, GenerationConfig(max_new_tokens=1)).reused_tokens == 0
