@@ -88,7 +88,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Big enough that a long generation takes seconds on a CPU: for cancellation and budgets."""
-    return make_printable_model(tmp_path_factory.mktemp("slow") / "model", n_positions=1024, n_embd=128, n_layer=4)
+    return make_printable_model(tmp_path_factory.mktemp("slow") / "model", n_positions=1024, n_embd=256, n_layer=8)
 
 
 def init_params(options: dict[str, Any] | None, progress: bool = True) -> types.InitializeParams:
