@@ -42,14 +42,6 @@ class KVCache:
         self.values[:, :, :, :length] = other.values[:, :, :, :length]
         self.length = length
 
-    def compact(self) -> KVCache:
-        """A copy holding only the valid positions, to keep in the prefix cache."""
-        kept = object.__new__(KVCache)
-        kept.keys = self.keys[:, :, :, : self.length].clone()
-        kept.values = self.values[:, :, :, : self.length].clone()
-        kept.length = self.length
-        return kept
-
 
 class Attention(nn.Module):
     def __init__(self, config: ModelConfig, layer: int) -> None:

@@ -57,9 +57,6 @@ class Tokenizer:
     def decode(self, ids: list[int]) -> str:
         return self._tok.decode(ids, skip_special_tokens=False)
 
-    def token_id(self, token: str) -> int | None:
-        return self._tok.token_to_id(token)
-
     def id_to_token(self, token_id: int) -> str | None:
         return self._tok.id_to_token(token_id)
 
