@@ -76,11 +76,12 @@ class SantaServer(LanguageServer):
     # --- model state -------------------------------------------------------------------------
 
     def _on_state(self, state: State) -> None:
-        self.protocol.notify(STATUS, {"state": state.state, "message": state.message})
+        # The reason goes first: a client that reacts to the "error" status has it already.
         if state.state == "error":
             self.window_show_message(
                 types.ShowMessageParams(type=types.MessageType.Error, message=f"santa-lsp: {state.message}")
             )
+        self.protocol.notify(STATUS, {"state": state.state, "message": state.message})
 
     def start_loading(self) -> None:
         task = asyncio.ensure_future(self._load_with_progress())
