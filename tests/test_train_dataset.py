@@ -46,19 +46,38 @@ def test_one_epoch_holds_every_document_once(tmp_path: Path, tok: Tokenizer):
     assert texts[: len(DOCS)] != DOCS  # shuffled
 
 
-def test_resume_continues_exactly(tmp_path: Path, tok: Tokenizer):
+@pytest.mark.parametrize("window", [1, 5])
+def test_resume_continues_exactly(tmp_path: Path, tok: Tokenizer, window: int):
     shards = write_shards(tmp_path, DOCS)
-    first = PackedStream(shards, tok, seq_len=24, seed=1)
+    first = PackedStream(shards, tok, seq_len=24, seed=1, shuffle_window=window)
     for _ in range(7):
         first.next_batch(2)
     saved = json.loads(json.dumps(first.state_dict()))
     expected = [first.next_batch(2) for _ in range(10)]  # runs into the second epoch
     assert first.position.epoch >= 1
-    resumed = PackedStream(shards, tok, seq_len=24, seed=1)
+    resumed = PackedStream(shards, tok, seq_len=24, seed=1, shuffle_window=window)
     resumed.load_state_dict(saved)
     for want in expected:
         got = resumed.next_batch(2)
         assert torch.equal(got.inputs, want.inputs) and torch.equal(got.labels, want.labels)
+
+
+def test_shuffle_window_spreads_a_long_documents_contexts(tmp_path: Path, tok: Tokenizer):
+    """One long file must not fill consecutive steps: the window scatters its contexts."""
+    shards = write_shards(tmp_path, ["zzz = 1\n" * 300, *DOCS], shards=1)
+
+    def first_contexts(window: int) -> list[str]:
+        stream = PackedStream(shards, tok, seq_len=16, seed=3, fim_rate=0.0, shuffle_window=window)
+        return [tok.decode(stream.next_batch(1).inputs[0].tolist()) for _ in range(64)]
+
+    def runs_of_the_long_file(contexts: list[str]) -> int:
+        flags = ["zzz" in text for text in contexts]
+        return sum(flag and not before for flag, before in zip(flags, [False, *flags]))
+
+    packed, shuffled = first_contexts(1), first_contexts(64)
+    assert sorted(packed) == sorted(shuffled)  # the same contexts, in another order
+    assert runs_of_the_long_file(packed) <= 2  # 300 lines in a row (wrapping at most once)
+    assert runs_of_the_long_file(shuffled) > 5
 
 
 def test_ranks_split_one_stream(tmp_path: Path, tok: Tokenizer):

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             hf.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, fused=args.hf_fused
         )
         # The same batches for transformers, drawn from a copy of the stream ahead of time.
-        stream = trainer.stream_for(trainer.recipe.data.train, trainer.recipe.data.seed)
+        data = trainer.recipe.data
+        stream = trainer.stream_for(data.train, data.seed, data.shuffle_window)
         batches = iter([stream.next_batch(args.batch_size) for _ in range(args.warmup + args.steps)])
         first = (trainer.optimizer_step()[0], hf_step(hf, hf_opt, next(batches)))
         for _ in range(args.warmup - 1):

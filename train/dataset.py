@@ -6,9 +6,14 @@ in a seeded order; documents are tokenized lazily, followed by end-of-text, and 
 back into contexts of `seq_len + 1` tokens, a document running over into the next context.
 FIM is then applied per document piece with a generator seeded by the context's index.
 
-Everything the stream does is a function of (seed, position), so its state is five integers:
-resuming from them yields exactly the contexts an uninterrupted run would have seen. Only one
-shard is held in memory at a time.
+Packing alone keeps a long file's contexts together: a 500 kB source file fills hundreds of
+consecutive contexts, so whole optimiser steps would see one file and the loss would chase it.
+Contexts are therefore packed `shuffle_window` at a time and handed out in a seeded random
+order (Megatron shuffles its samples globally for the same reason).
+
+Everything the stream does is a function of (seed, position), so its state is a handful of
+integers: where the current window began and how many of its contexts were taken. Resuming
+repacks that window and yields exactly the contexts an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,7 @@ SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
 IGNORE_INDEX = -100  # cross_entropy's default ignore_index: padding is not a prediction target
 
 # Distinct first seed words keep the shuffles' random streams apart from the FIM draws'.
-_SHARD_ORDER, _DOC_ORDER, _FIM_DRAWS = 0, 1, 2
+_SHARD_ORDER, _DOC_ORDER, _FIM_DRAWS, _WINDOW_ORDER = 0, 1, 2, 3
 
 
 def find_shards(paths: Iterable[str | Path]) -> list[Path]:
@@ -98,25 +103,35 @@ class Batch:
 class PackedStream:
     def __init__(
         self, shards: list[Path], tokenizer: Tokenizer, seq_len: int, *, seed: int = 0,
-        fim_rate: float = 0.5, fim_spm_rate: float = 0.5,
+        fim_rate: float = 0.5, fim_spm_rate: float = 0.5, shuffle_window: int = 1,
     ) -> None:  # fmt: skip
         if tokenizer.eos_id is None:
             raise ValueError("the tokenizer has no end-of-text token to separate documents")
+        if shuffle_window < 1:
+            raise ValueError(f"shuffle_window must be at least 1, not {shuffle_window}")
         self.shards, self.tokenizer, self.seed = shards, tokenizer, seed
         self.length = seq_len + 1  # inputs and next-token labels are two views of one context
         self.fim = fim_spec(tokenizer, fim_rate, fim_spm_rate)
         self.pad = self.fim.pad if self.fim else tokenizer.eos_id
-        self.position = StreamPosition()
+        self.window = shuffle_window
+        self.position = StreamPosition()  # the packer's: after every context packed so far
+        self._window_start = StreamPosition()
+        self._window: list[tuple[list[Piece], int]] = []  # packed contexts in hand-out order
+        self._taken = 0
         self._loaded: tuple[tuple[int, int], list[str]] | None = None
         self._tokens: tuple[tuple[int, int, int], list[int]] | None = None
 
     # --- resume ------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, int]:
-        return asdict(self.position)
+        return {**asdict(self._window_start), "taken": self._taken}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        state = dict(state)
+        taken = state.pop("taken", 0)
         self.position = StreamPosition(**state)
+        self._fill_window()
+        self._taken = taken
 
     # --- batches -----------------------------------------------------------------------------
 
@@ -127,7 +142,7 @@ class PackedStream:
         """
         rows = []
         for index in range(batch_size * world):
-            pieces, context_index = self._next_pieces()
+            pieces, context_index = self._next_context()
             if index // batch_size == rank:
                 rows.append(self._materialize(pieces, context_index))
         return to_batch(rows)
@@ -135,7 +150,19 @@ class PackedStream:
     def __iter__(self) -> Iterator[tuple[list[int], int]]:
         """Contexts one by one as (ids of length seq_len + 1, number of real tokens)."""
         while True:
-            yield self._materialize(*self._next_pieces())
+            yield self._materialize(*self._next_context())
+
+    def _next_context(self) -> tuple[list[Piece], int]:
+        if self._taken >= len(self._window):
+            self._fill_window()
+        self._taken += 1
+        return self._window[self._taken - 1]
+
+    def _fill_window(self) -> None:
+        self._window_start = replace(self.position)
+        packed = [self._next_pieces() for _ in range(self.window)]
+        order = np.random.default_rng([self.seed, _WINDOW_ORDER, self._window_start.contexts]).permutation(self.window)
+        self._window, self._taken = [packed[i] for i in order], 0
 
     def _materialize(self, pieces: list[Piece], context_index: int) -> tuple[list[int], int]:
         rng = np.random.default_rng([self.seed, _FIM_DRAWS, context_index])

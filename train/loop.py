@@ -78,7 +78,7 @@ class Trainer:
         # The scheduler is not handed to accelerate: its wrapper would step it once per process.
         self.scheduler = make_scheduler(optimizer, settings.steps, settings.warmup_ratio, settings.min_lr_ratio)
         self.net, self.optimizer = self.accelerator.prepare(net, optimizer)
-        self.stream = self.stream_for(recipe.data.train, recipe.data.seed)
+        self.stream = self.stream_for(recipe.data.train, recipe.data.seed, recipe.data.shuffle_window)
         self.eval_batches = self._eval_batches()
         acc = self.accelerator
         process = Process(acc.process_index, acc.num_processes, acc.wait_for_everyone)
@@ -100,11 +100,11 @@ class Trainer:
             return apply_lora(net, recipe.lora)
         return net
 
-    def stream_for(self, paths: list[str], seed: int) -> PackedStream:
+    def stream_for(self, paths: list[str], seed: int, shuffle_window: int = 1) -> PackedStream:
         data = self.recipe.data
         return PackedStream(
             find_shards(paths), self.tokenizer, data.seq_len, seed=seed, fim_rate=data.fim_rate,
-            fim_spm_rate=data.fim_spm_rate,
+            fim_spm_rate=data.fim_spm_rate, shuffle_window=shuffle_window,
         )  # fmt: skip
 
     def _eval_batches(self) -> list[Batch]:
