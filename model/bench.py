@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -68,10 +70,7 @@ def best_ms(fn: Callable[[], object], repeats: int) -> float:
 def bench_ours(engine: model.Engine, ids: list[int], repeats: int) -> dict[str, float]:
     one = GenerationConfig(max_new_tokens=1, use_prefix_cache=False)
     results = {f"prefill_{n}_ms": best_ms(lambda n=n: engine.generate(ids[:n], one), repeats) for n in PREFILLS}
-    decode = GenerationConfig(max_new_tokens=DECODE_TOKENS + 1, use_prefix_cache=False)
-    runs = [engine.generate(ids[:128], decode) for _ in range(repeats)]
-    # Timed from the first token to the last: prefill is not part of the decode rate.
-    results["decode_tok_s"] = max((len(r.token_ids) - 1) / (r.elapsed_s - (r.first_token_s or 0)) for r in runs)
+    results["decode_tok_s"] = max(decode_tok_s(engine, ids[:128]) for _ in range(repeats))
     text = engine.tokenizer.decode(ids[:APPEND_LENGTH])
     cached = GenerationConfig(max_new_tokens=1)
     engine.generate(text, cached)  # the prompt as it was one keystroke ago
@@ -81,6 +80,37 @@ def bench_ours(engine: model.Engine, ids: list[int], repeats: int) -> dict[str, 
     results["append_cached_ms"] = best_ms(type_one_more, repeats)
     results["append_uncached_ms"] = best_ms(lambda: engine.generate(text + "y", one), repeats)
     return results
+
+
+def decode_tok_s(engine: model.Engine, prompt: list[int]) -> float:
+    """One greedy run's decode rate, timed from the first token to the last."""
+    run = engine.generate(prompt, GenerationConfig(max_new_tokens=DECODE_TOKENS + 1, use_prefix_cache=False))
+    return (len(run.token_ids) - 1) / (run.elapsed_s - (run.first_token_s or 0))
+
+
+def interleaved_decode(directory: str, dtypes: list[str], rounds: int) -> dict[str, list[float]]:
+    """Decode rates of several dtypes measured in alternation, one run of each per round.
+
+    The host's memory bandwidth drifts by 10-15% over minutes; runs taken back to back in a
+    round see the same machine, so the per-round ratios compare dtypes fairly.
+    """
+    engines = {dtype: model.load(directory, device="cpu", dtype=dtype) for dtype in dtypes}
+    prompt = next(iter(engines.values())).tokenizer.encode(sample_text())[:128]
+    rates: dict[str, list[float]] = {dtype: [] for dtype in dtypes}
+    for _ in range(rounds + 1):  # the first round warms every engine up and is dropped
+        for dtype, engine in engines.items():
+            rates[dtype].append(decode_tok_s(engine, prompt))
+    return {dtype: runs[1:] for dtype, runs in rates.items()}
+
+
+def print_interleaved(rates: dict[str, list[float]]) -> None:
+    print(f"\n== decode, {len(next(iter(rates.values())))} interleaved rounds (median tokens/s) ==")
+    for dtype, runs in rates.items():
+        print(f"{dtype:6} {statistics.median(runs):8.1f}   runs: {' '.join(f'{r:.1f}' for r in runs)}")
+    for a, b in [("bf16", "fp32"), ("int8", "bf16"), ("int8", "fp32")]:
+        if a in rates and b in rates:
+            ratios = [x / y for x, y in zip(rates[a], rates[b], strict=True)]
+            print(f"{a} / {b}: median of per-round ratios {statistics.median(ratios):.2f}x")
 
 
 def bench_transformers(directory: Path, dtype: torch.dtype, ids: list[int], repeats: int) -> dict[str, float]:
@@ -127,6 +157,24 @@ def bench_ctranslate2(directory: Path, ids: list[int], repeats: int) -> dict[str
     total = best_ms(lambda: generate(ids[:128], DECODE_TOKENS + 1), repeats)
     results["decode_tok_s"] = 1000 * DECODE_TOKENS / (total - best_ms(lambda: generate(ids[:128], 1), repeats))
     results["append_uncached_ms"] = best_ms(lambda: generate(ids[: APPEND_LENGTH + 1], 1), repeats)
+    return results
+
+
+def bench_llama_cpp(directory: Path, llama_cpp: Path, repeats: int) -> dict[str, float]:
+    """llama.cpp q8_0 on the same weights: its own converter, then `llama-bench` (which feeds
+    random tokens, so only the prompt lengths matter). `llama_cpp` is a built llama.cpp tree."""
+    gguf = directory / "llama-cpp-q8_0.gguf"
+    if not gguf.exists():
+        convert = [sys.executable, str(llama_cpp / "convert_hf_to_gguf.py"), str(directory)]
+        subprocess.run([*convert, "--outtype", "q8_0", "--outfile", str(gguf)], check=True, capture_output=True)
+    lengths = ",".join(map(str, PREFILLS))
+    command = [
+        str(llama_cpp / "build" / "bin" / "llama-bench"), "-m", str(gguf), "-p", lengths, "-n", str(DECODE_TOKENS),
+        "-t", str(torch.get_num_threads()), "-r", str(repeats), "-o", "json",
+    ]  # fmt: skip
+    rows = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    results = {f"prefill_{r['n_prompt']}_ms": 1000 * r["n_prompt"] / r["avg_ts"] for r in rows if r["n_prompt"]}
+    results["decode_tok_s"] = next(r["avg_ts"] for r in rows if r["n_gen"])
     return results
 
 
@@ -188,8 +236,14 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             )
         if dtype == "int8" and args.peers:
             report["ctranslate2_int8"] = bench_ctranslate2(Path(args.model), ids, args.repeats)
+        if dtype == "int8" and args.llama_cpp:
+            report["llama_cpp_q8_0"] = bench_llama_cpp(Path(args.model), args.llama_cpp, args.repeats)
         print_table(report, dtype)
     print_summary(report)
+    if args.interleave:
+        rates = interleaved_decode(args.model, args.dtypes.split(","), args.interleave)
+        print_interleaved(rates)
+        report["interleaved_decode_tok_s"] = {dtype: statistics.median(runs) for dtype, runs in rates.items()}
     return report
 
 
@@ -202,17 +256,27 @@ ROWS = [
 ]
 
 
+# Peers compared with each of our dtypes (the names of their report entries).
+BASELINES = {
+    "fp32": ["transformers_fp32"],
+    "bf16": ["transformers_bf16"],
+    "int8": ["ctranslate2_int8", "llama_cpp_q8_0"],
+}
+
+
 def print_table(report: dict[str, dict[str, float]], dtype: str) -> None:
     ours = report[f"ours_{dtype}"]
-    baseline = "transformers" if f"transformers_{dtype}" in report else "ctranslate2"
-    theirs = report.get(f"{baseline}_{dtype}", {})
+    baselines = [name for name in BASELINES.get(dtype, []) if name in report]
     print(f"\n== {dtype} ==")
-    print(f"{'':48} {'ours':>10} {baseline:>13} {'speed-up':>9}")
+    print(f"{'':48} {'ours':>10}" + "".join(f" {name:>17} {'speed-up':>9}" for name in baselines))
     for key, label, higher_is_better in ROWS:
-        # The baselines keep no cache across requests: their "+1 char" is always the uncached figure.
-        mine, base = ours.get(key), theirs.get("append_uncached_ms" if "append" in key else key)
-        ratio = "" if mine is None or base is None else f"{(mine / base) ** (1 if higher_is_better else -1):.2f}x"
-        print(f"{label:48} {_fmt(mine):>10} {_fmt(base):>13} {ratio:>9}")
+        mine, cells = ours.get(key), ""
+        for name in baselines:
+            # The baselines keep no cache across requests: their "+1 char" is always the uncached figure.
+            base = report[name].get("append_uncached_ms" if "append" in key else key)
+            ratio = "" if mine is None or base is None else f"{(mine / base) ** (1 if higher_is_better else -1):.2f}x"
+            cells += f" {_fmt(base):>17} {ratio:>9}"
+        print(f"{label:48} {_fmt(mine):>10}{cells}")
     print(
         f"{'decode bandwidth limit (tokens/s)':48} {_fmt(ours['bandwidth_limit_tok_s']):>10}"
         f"   ours at {ours['decode_pct_of_limit']:.0f}% of it"
@@ -247,8 +311,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="where --make-random writes the model")
     parser.add_argument("--dtypes", default="fp32,bf16,int8", help="comma-separated: fp32,bf16,fp16,int8")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--interleave", type=int, default=0, metavar="ROUNDS",
+        help="also measure decode of every dtype in alternation for ROUNDS rounds (fair ratios on a drifting host)",
+    )  # fmt: skip
     parser.add_argument("--no-transformers", action="store_true", help="skip the transformers baseline")
     parser.add_argument("--peers", action="store_true", help="also CTranslate2 int8 (pip install ctranslate2)")
+    parser.add_argument(
+        "--llama-cpp", type=Path, metavar="DIR",
+        help="also llama.cpp q8_0: a llama.cpp source tree with llama-bench built in DIR/build/bin",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.make_random:

@@ -12,9 +12,12 @@ from tests.tiny import make_model
 def test_bench_reports_all_figures(tmp_path: Path) -> None:
     directory = make_model(tmp_path / "m", n_positions=2048)
     out = tmp_path / "report.json"
-    assert main(["--model", str(directory), "--dtypes", "fp32,int8", "--repeats", "1", "--json", str(out)]) == 0
+    args = ["--model", str(directory), "--dtypes", "fp32,int8", "--repeats", "1", "--interleave", "2"]
+    code = main([*args, "--json", str(out)])
+    assert code == 0
     report = json.loads(out.read_text())
-    assert set(report) == {"ours_fp32", "transformers_fp32", "ours_int8"}
+    assert set(report) == {"ours_fp32", "transformers_fp32", "ours_int8", "interleaved_decode_tok_s"}
+    assert set(report["interleaved_decode_tok_s"]) == {"fp32", "int8"}
     for key in ("prefill_1024_ms", "decode_tok_s", "append_cached_ms", "append_uncached_ms", "decode_pct_of_limit"):
         assert report["ours_fp32"][key] > 0
     assert report["ours_int8"]["logits_min_cosine_vs_fp32"] > 0.9
