@@ -21,7 +21,7 @@ from model.config import ModelConfig, load_config
 from model.engine import Completion, Engine, Generation, GenerationConfig
 from model.errors import FimUnsupportedError, LoadError
 from model.gpt_bigcode import GPTBigCode
-from model.layout import relayout_wide_linears
+from model.layout import can_pack_bf16, pack_bf16_linears, relayout_wide_linears
 from model.quantize import quantize_int8
 from model.tokenizer import Tokenizer, load_tokenizer
 
@@ -75,6 +75,8 @@ def load(
         quantize_int8(net, weight_dtype)
     elif torch_device.type == "cpu" and weight_dtype == torch.float32:
         relayout_wide_linears(net)
+    elif torch_device.type == "cpu" and weight_dtype == torch.bfloat16 and can_pack_bf16():
+        pack_bf16_linears(net)
     return Engine(
         net, tokenizer, device=torch_device, dtype=weight_dtype,
         prefix_cache_bytes=prefix_cache_mb * 2**20,

@@ -11,6 +11,7 @@ import torch
 import model
 from model import GenerationConfig
 from model.engine import fit_prefix_suffix
+from model.layout import can_pack_bf16
 from tests.tiny import make_model
 
 PREFIX = "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        "
@@ -220,6 +221,25 @@ def test_fp32_cpu_stores_wide_weights_input_major_and_keeps_ties(engine: model.E
     assert is_input_major(net.transformer.h[0].mlp.c_fc.weight)  # widening: moved
     assert not is_input_major(net.transformer.h[0].mlp.c_proj.weight)  # narrowing: kept
     assert net.transformer.h[0].mlp.c_fc.weight.shape == (256, 64)  # shapes and names unchanged
+
+
+@pytest.mark.skipif(not can_pack_bf16(), reason="oneDNN bf16 is not available on this CPU")
+def test_bf16_cpu_packs_untied_linears_with_identical_results(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model.layout import PackedLinear
+
+    packed = model.load(model_dir, dtype="bf16")
+    blocks = packed.net.transformer.h
+    assert isinstance(blocks[0].attn.c_attn, PackedLinear) and isinstance(blocks[-1].mlp.c_proj, PackedLinear)
+    assert packed.net.lm_head.weight is packed.net.transformer.wte.weight  # tied: left plain
+    monkeypatch.setattr(model, "can_pack_bf16", lambda: False)
+    plain = model.load(model_dir, dtype="bf16")
+    assert isinstance(plain.net.transformer.h[0].attn.c_attn, torch.nn.Linear)
+    ids = packed.tokenizer.encode(PREFIX)
+    assert torch.equal(packed.logits(ids), plain.logits(ids))
+    config = no_cache(max_new_tokens=8)
+    assert packed.generate(ids, config).token_ids == plain.generate(ids, config).token_ids
 
 
 def test_prefix_cache_keeps_a_bounded_number_of_entries(engine: model.Engine) -> None:
