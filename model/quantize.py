@@ -33,7 +33,7 @@ class Int8Linear(nn.Module):
             weight = self.weight.to(self.scales.dtype) * self.scales[:, None]
             return torch.nn.functional.linear(x, weight, self.bias)
         out = torch._weight_int8pack_mm(rows, self.weight, self.scales).reshape(*x.shape[:-1], -1)
-        return out if self.bias is None else out + self.bias
+        return out if self.bias is None else out.add_(self.bias)  # in place: one buffer less per layer
 
 
 def quantize_int8(net: nn.Module, activation_dtype: torch.dtype) -> None:
