@@ -160,12 +160,26 @@ def bench_ctranslate2(directory: Path, ids: list[int], repeats: int) -> dict[str
     return results
 
 
+# llama.cpp's converter identifies a tokenizer's pre-tokenizer by hashing its output, and
+# SantaCoder's is not in its list: it is declared StarCoder's (the same family's byte-level BPE).
+# Only the GGUF's tokenizer metadata depends on it; llama-bench times random token ids.
+LLAMA_CPP_CONVERT = """
+import runpy, sys
+tree = sys.argv.pop(1)
+sys.path[:0] = [tree, tree + "/gguf-py"]
+from conversion.base import TextModel
+TextModel.get_vocab_base_pre = lambda self, tokenizer: "starcoder"
+sys.argv[0] = tree + "/convert_hf_to_gguf.py"
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def bench_llama_cpp(directory: Path, llama_cpp: Path, repeats: int) -> dict[str, float]:
     """llama.cpp q8_0 on the same weights: its own converter, then `llama-bench` (which feeds
     random tokens, so only the prompt lengths matter). `llama_cpp` is a built llama.cpp tree."""
     gguf = directory / "llama-cpp-q8_0.gguf"
     if not gguf.exists():
-        convert = [sys.executable, str(llama_cpp / "convert_hf_to_gguf.py"), str(directory)]
+        convert = [sys.executable, "-c", LLAMA_CPP_CONVERT, str(llama_cpp), str(directory)]
         subprocess.run([*convert, "--outtype", "q8_0", "--outfile", str(gguf)], check=True, capture_output=True)
     lengths = ",".join(map(str, PREFILLS))
     command = [
