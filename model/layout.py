@@ -13,6 +13,8 @@ and shapes, and tied weights stay one tensor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -69,7 +71,12 @@ def pack_bf16_linears(net: nn.Module) -> None:
     a packed copy would hold the vocabulary matrix twice.
     """
     embeddings = {id(m.weight) for m in net.modules() if isinstance(m, nn.Embedding)}
+    replace_linears(net, lambda linear: linear if id(linear.weight) in embeddings else PackedLinear(linear))
+
+
+def replace_linears(net: nn.Module, replacement: Callable[[nn.Linear], nn.Module]) -> None:
+    """Put `replacement(linear)` in place of every nn.Linear of `net` (returning it keeps it)."""
     for module in list(net.modules()):
         for name, child in list(module.named_children()):
-            if isinstance(child, nn.Linear) and id(child.weight) not in embeddings:
-                setattr(module, name, PackedLinear(child))
+            if isinstance(child, nn.Linear):
+                setattr(module, name, replacement(child))

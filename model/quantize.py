@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from model.layout import replace_linears
+
 # Above this many input rows a dequantised GEMM beats the int8 matrix-vector kernel.
 DEQUANTIZE_ABOVE_ROWS = 16
 
@@ -41,8 +43,4 @@ def quantize_int8(net: nn.Module, activation_dtype: torch.dtype) -> None:
 
     The embedding table stays in `activation_dtype`: a lookup reads one row per token.
     """
-    for name, child in list(net.named_children()):
-        if isinstance(child, nn.Linear):
-            setattr(net, name, Int8Linear(child, activation_dtype))
-        else:
-            quantize_int8(child, activation_dtype)
+    replace_linears(net, lambda linear: Int8Linear(linear, activation_dtype))
