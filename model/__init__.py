@@ -56,7 +56,8 @@ def load(
     """Load a checkpoint directory or Hub id into an Engine.
 
     dtype: "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "bf16", "fp16", or "int8"
-    (weight-only int8 with bf16 activations, CPU). Raises LoadError with one clear line.
+    (CPU: int8 linear weights, fp32 activations quantised per row inside each matmul).
+    Raises LoadError with one clear line.
     """
     torch_device = _device(device)
     weight_dtype, int8 = _dtype(dtype, torch_device)
@@ -72,7 +73,7 @@ def load(
     check_against_config(tensors, config, directory)
     net = build(config, tensors).to(device=torch_device, dtype=weight_dtype).eval()
     if int8:
-        quantize_int8(net, weight_dtype)
+        quantize_int8(net)
     elif torch_device.type == "cpu" and weight_dtype == torch.float32:
         relayout_wide_linears(net)
     elif torch_device.type == "cpu" and weight_dtype == torch.bfloat16 and can_pack_bf16():
@@ -116,8 +117,8 @@ def _dtype(name: str, device: torch.device) -> tuple[torch.dtype, bool]:
         return (torch.float16 if device.type == "cuda" else torch.float32), False
     if name == "int8":
         if device.type != "cpu":
-            raise LoadError("dtype int8 is the CPU weight-only path; use fp16 or bf16 on GPU")
-        return torch.bfloat16, True
+            raise LoadError("dtype int8 is the CPU path; use fp16 or bf16 on GPU")
+        return torch.float32, True
     if name not in DTYPES:
         raise LoadError(f"unknown dtype {name!r}: use auto, fp32, bf16, fp16 or int8")
     return DTYPES[name], False

@@ -27,6 +27,7 @@ from model import GenerationConfig
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.gpt_bigcode import GPTBigCode, init_weights
+from model.quantize import Int8Linear
 from model.tokenizer import load_tokenizer
 
 SHAPES = {
@@ -201,15 +202,16 @@ def memory_bandwidth_gb_s(repeats: int = 5) -> float:
 
 def weight_bytes_per_token(engine: model.Engine) -> int:
     """Bytes decoding one token reads: every weight except the position table (one row)."""
+    int8 = [m for m in engine.net.modules() if isinstance(m, Int8Linear)]
     seen: set[int] = set()
-    total = 0
+    total = sum(layer.weight_bytes for layer in int8)
     for name, tensor in [*engine.net.named_parameters(), *engine.net.named_buffers()]:
         if name.endswith("wpe.weight") or id(tensor) in seen or tensor is None:
             continue
         seen.add(id(tensor))
         total += tensor.numel() * tensor.element_size()
-    if any(n.endswith("lm_head.weight") for n, _ in engine.net.named_buffers()):
-        wte = engine.net.transformer.wte.weight  # int8: the embedding is only looked up
+    if int8:
+        wte = engine.net.transformer.wte.weight  # the lm_head is an int8 copy: wte is looked up
         total -= wte.numel() * wte.element_size()
     return total
 
