@@ -122,3 +122,15 @@ def test_bf16_mixed_precision_runs(tmp_path: Path):
     state = torch.load(Checkpoints(tmp_path / "run" / "checkpoints", 1).latest() / "state.pt", weights_only=False)
     stream = state["stream"]  # where its shuffle window began, plus the contexts taken from it
     assert state["step"] == 3 and stream["contexts"] + stream["taken"] == 3 * 4 * 2
+
+
+@pytest.mark.usefixtures("fresh_accelerate_state")
+def test_compiled_training_matches_eager(tmp_path: Path):
+    """[train] compile = true: the same losses, and checkpoints and exports keep plain names."""
+    recipes = {c: load_recipe(write_recipe(tmp_path / str(c), steps=3, dropout=0.0, compile=c)) for c in (False, True)}
+    runs = {c: train(recipe, progress=False) for c, recipe in recipes.items()}
+    eager, compiled = ([r["loss"] for r in runs[c].log] for c in (False, True))
+    assert compiled == pytest.approx(eager, rel=1e-3)
+    ids = list(range(5, 25))
+    logits = [model.load(runs[c].export, device="cpu").logits(ids) for c in (False, True)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-3)

@@ -50,7 +50,7 @@ def make_trainer(args: argparse.Namespace, work: Path) -> Trainer:
                   "n_positions": args.seq_len, "dropout": 0.0},
         "data": {"train": [str(corpus)], "tokenizer": str(work / "tok"), "seq_len": args.seq_len},
         "train": {"output": str(work / "run"), "steps": 10**6, "batch_size": args.batch_size,
-                  "threads": args.threads, "lr": 1e-4},
+                  "threads": args.threads, "lr": 1e-4, "compile": args.compile},
     })  # fmt: skip
     return Trainer(recipe, progress=False)
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(args, Path(tmp))
-        net = trainer.accelerator.unwrap_model(trainer.net)
+        net = trainer.model
         hf = hf_model(net)
         hf_opt = torch.optim.AdamW(
             hf.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, fused=args.hf_fused
@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "first_step_loss": {"ours": first[0], "transformers": first[1]},
         "steps": args.steps,
         "transformers_optimizer": "AdamW fused" if args.hf_fused else "AdamW (torch default)",
+        "ours_compiled": args.compile,
         "tokens_per_s": {"ours": ours_tps, "transformers": theirs_tps},
         # The fastest step is the least disturbed by other processes on a shared machine.
         "tokens_per_s_best_step": {"ours": tokens / min(ours), "transformers": tokens / min(theirs)},
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--hf-fused", action="store_true", help="give transformers' loop the fused AdamW that ours uses"
     )
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per side")
+    parser.add_argument("--compile", action="store_true", help="train ours with [train] compile = true")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per side (and compilation)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per side (alternating)")
     result = run(parser.parse_args(argv))
     tps = result["tokens_per_s"]

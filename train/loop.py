@@ -66,7 +66,9 @@ class Trainer:
         settings = recipe.train
         if settings.threads:
             torch.set_num_threads(settings.threads)
-        self.accelerator = Accelerator(mixed_precision=settings.precision)
+        self.accelerator = Accelerator(
+            mixed_precision=settings.precision, dynamo_backend="inductor" if settings.compile else "no"
+        )
         set_seed(settings.seed)
         self.output = Path(settings.output)
         self.tokenizer_dir = Path(recipe.data.tokenizer) if recipe.data.tokenizer else base
@@ -114,13 +116,18 @@ class Trainer:
         stream = self.stream_for(self.recipe.data.eval, seed=1234)
         return fixed_batches(stream, self.recipe.train.eval_contexts, self.recipe.train.batch_size)
 
+    @property
+    def model(self) -> nn.Module:
+        """The plain network: no distributed or torch.compile wrapper, state-dict names as saved."""
+        return self.accelerator.unwrap_model(self.net, keep_torch_compile=False)
+
     # --- checkpoints ---------------------------------------------------------------------------
 
     def resume(self) -> None:
         latest = self.checkpoints.latest()
         if latest is None:
             return
-        state = self.checkpoints.load(latest, self.accelerator.unwrap_model(self.net))
+        state = self.checkpoints.load(latest, self.model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.accelerator.scaler is not None and state["scaler"] is not None:
@@ -139,7 +146,7 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "recipe": self.recipe.to_dict(),
         }
-        return self.checkpoints.save(self.step, self.accelerator.unwrap_model(self.net), state)
+        return self.checkpoints.save(self.step, self.model, state)
 
     # --- training ------------------------------------------------------------------------------
 
@@ -186,7 +193,7 @@ class Trainer:
         bar.close()
         export = self.output / "final"
         if main:
-            export_model(self.accelerator.unwrap_model(self.net), self.tokenizer_dir, export)
+            export_model(self.model, self.tokenizer_dir, export)
         self.accelerator.wait_for_everyone()
         return RunResult(self.output, export, self.step, read_log(log.jsonl))
 
