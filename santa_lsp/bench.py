@@ -23,6 +23,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from santa_lsp.settings import DTYPES
+
 URI = "file:///bench/session.py"
 
 
@@ -58,7 +60,8 @@ async def run_session(args: argparse.Namespace, cache: bool) -> Session:
         if state in ("ready", "error") and not ready.done():
             ready.set_result(None) if state == "ready" else ready.set_exception(RuntimeError(params.message))
 
-    command = [sys.executable, "-m", "santa_lsp.cli", "--model", args.model, "--log-level", "WARNING"]
+    server = ["--model", args.model, "--dtype", args.dtype, "--log-level", "WARNING"]
+    command = [sys.executable, "-m", "santa_lsp.cli", *server]
     await client.start_io(*command, *([] if cache else ["--no-cache"]))
     options = {"maxNewTokens": args.max_new_tokens, "timeBudgetMs": args.time_budget_ms, "cache": cache}
     await client.initialize_async(
@@ -153,6 +156,7 @@ def report(name: str, session: Session) -> str:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="santa-lsp bench", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="model directory")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="the server's --dtype (default auto)")
     parser.add_argument("--file", default=str(default_file()), help="source file to type (default: json/decoder.py)")
     parser.add_argument("--start-line", type=int, default=200, help="first line to type")
     parser.add_argument("--lines", type=int, default=12, help="how many lines are typed")

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from santa_lsp.settings import Settings
+from santa_lsp.settings import DTYPES, Settings
 
 COMMANDS = ("complete", "stats", "bench")
 
@@ -15,9 +15,7 @@ COMMANDS = ("complete", "stats", "bench")
 def model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model directory or Hugging Face Hub id (default: the shipped model)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument(
-        "--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16", "int8"), help="default auto"
-    )
+    parser.add_argument("--dtype", default="auto", choices=DTYPES, help="default auto")
     parser.add_argument("--max-new-tokens", type=int, default=Settings.maxNewTokens)
     parser.add_argument("--time-budget-ms", type=int, default=Settings.timeBudgetMs, help="0: none")
     parser.add_argument("--fim-mode", choices=("spm", "psm"), default=Settings.fimMode)

@@ -17,10 +17,8 @@ log = logging.getLogger(__name__)
 SECTION = "santaLsp"
 # Changing one of these means loading another model.
 MODEL_KEYS = frozenset({"model", "device", "dtype", "prefixCacheMb"})
-_CHOICES = {
-    "fimMode": ("spm", "psm"),
-    "dtype": ("auto", "fp32", "bf16", "fp16", "int8"),
-}
+DTYPES = ("auto", "fp32", "bf16", "fp16", "int8")
+_CHOICES = {"fimMode": ("spm", "psm"), "dtype": DTYPES}
 
 
 @dataclass(frozen=True)
