@@ -104,16 +104,6 @@ def test_refuses_to_overwrite_a_run_without_resume(tmp_path: Path):
     assert engine.tokenizer.has_fim and engine.config.n_layer == 2
 
 
-@pytest.fixture
-def fresh_accelerate_state():
-    """accelerate keeps one mixed-precision setting per process; a test that changes it resets it."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    yield
-    AcceleratorState._reset_state(reset_partial_state=True)
-
-
 @pytest.mark.usefixtures("fresh_accelerate_state")
 def test_bf16_mixed_precision_runs(tmp_path: Path):
     recipe = load_recipe(write_recipe(tmp_path, steps=3, precision="bf16", save_every=3))

@@ -50,7 +50,7 @@ def make_trainer(args: argparse.Namespace, work: Path) -> Trainer:
                   "n_positions": args.seq_len, "dropout": 0.0},
         "data": {"train": [str(corpus)], "tokenizer": str(work / "tok"), "seq_len": args.seq_len},
         "train": {"output": str(work / "run"), "steps": 10**6, "batch_size": args.batch_size,
-                  "threads": args.threads, "lr": 1e-4, "compile": args.compile},
+                  "threads": args.threads, "lr": 1e-4, "compile": args.compile, "precision": args.precision},
     })  # fmt: skip
     return Trainer(recipe, progress=False)
 
@@ -70,8 +70,10 @@ def hf_model(ours: torch.nn.Module) -> torch.nn.Module:
     return hf.train()
 
 
-def hf_step(hf: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Batch) -> float:
-    logits = hf(input_ids=batch.inputs).logits
+def hf_step(hf: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, precision: str) -> float:
+    # What accelerate's mixed precision does for ours: the forward under autocast, fp32 weights.
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits = hf(input_ids=batch.inputs).logits
     loss = F.cross_entropy(logits.float().flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(hf.parameters(), 1.0)
@@ -99,15 +101,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data = trainer.recipe.data
         stream = trainer.stream_for(data.train, data.seed, data.shuffle_window)
         batches = iter([stream.next_batch(args.batch_size) for _ in range(args.warmup + args.steps)])
-        first = (trainer.optimizer_step()[0], hf_step(hf, hf_opt, next(batches)))
+        first = (trainer.optimizer_step()[0], hf_step(hf, hf_opt, next(batches), args.precision))
         for _ in range(args.warmup - 1):
             trainer.optimizer_step()
-            hf_step(hf, hf_opt, next(batches))
+            hf_step(hf, hf_opt, next(batches), args.precision)
         # Steps alternate one by one: a burst of load from elsewhere slows both sides alike.
         ours, theirs = [], []
         for _ in range(args.steps):
             ours.append(step_seconds(trainer.optimizer_step))
-            theirs.append(step_seconds(lambda: hf_step(hf, hf_opt, next(batches))))
+            theirs.append(step_seconds(lambda: hf_step(hf, hf_opt, next(batches), args.precision)))
     tokens = args.batch_size * args.seq_len
     ours_tps, theirs_tps = tokens / statistics.median(ours), tokens / statistics.median(theirs)
     return {
@@ -118,6 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "steps": args.steps,
         "transformers_optimizer": "AdamW fused" if args.hf_fused else "AdamW (torch default)",
         "ours_compiled": args.compile,
+        "precision": args.precision,
         "tokens_per_s": {"ours": ours_tps, "transformers": theirs_tps},
         # The fastest step is the least disturbed by other processes on a shared machine.
         "tokens_per_s_best_step": {"ours": tokens / min(ours), "transformers": tokens / min(theirs)},
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--n-embd", type=int, default=256)
     parser.add_argument("--n-layer", type=int, default=4)
@@ -139,9 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         "--hf-fused", action="store_true", help="give transformers' loop the fused AdamW that ours uses"
     )
     parser.add_argument("--compile", action="store_true", help="train ours with [train] compile = true")
+    parser.add_argument(
+        "--precision", choices=["no", "bf16"], default="no",
+        help="bf16: both sides under bf16 autocast (ours through accelerate), as the shipped model's run",
+    )  # fmt: skip
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per side (and compilation)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per side (alternating)")
-    result = run(parser.parse_args(argv))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = run(build_parser().parse_args(argv))
     tps = result["tokens_per_s"]
     print(f"ours {tps['ours']:.0f} tok/s, transformers {tps['transformers']:.0f} tok/s, x{result['speedup']:.2f}")
     print(json.dumps(result, indent=2))
