@@ -11,13 +11,16 @@ decoding (weight bytes read per token over the bandwidth measured in the same ru
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
+import multiprocessing
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -37,6 +40,7 @@ SHAPES = {
 PREFILLS = (1024, 1536)
 APPEND_LENGTH = 1500
 DECODE_TOKENS = 32
+IDLE_BETWEEN_RUNS_S = 1.0
 
 
 def make_random(shape: str, tokenizer_dir: Path, out: Path, seed: int = 0) -> Path:
@@ -89,29 +93,51 @@ def decode_tok_s(engine: model.Engine, prompt: list[int]) -> float:
     return (len(run.token_ids) - 1) / (run.elapsed_s - (run.first_token_s or 0))
 
 
-def interleaved_decode(directory: str, dtypes: list[str], rounds: int) -> dict[str, list[float]]:
-    """Decode rates of several dtypes measured in alternation, one run of each per round.
+def ours_round(engine: model.Engine, ids: list[int]) -> dict[str, float]:
+    """One interleaved round of ours: a cold 1024-token prefill and a decode run."""
+    one = GenerationConfig(max_new_tokens=1, use_prefix_cache=False)
+    prefill_ms = best_ms(lambda: engine.generate(ids[: PREFILLS[0]], one), 1)
+    return {"prefill_1024_ms": prefill_ms, "decode_tok_s": decode_tok_s(engine, ids[:128])}
+
+
+def interleaved(rounds: int, runners: dict[str, Callable[[], dict[str, float]]]) -> dict[str, list[dict[str, float]]]:
+    """Every runner once per round, in turn.
 
     The host's memory bandwidth drifts by 10-15% over minutes; runs taken back to back in a
-    round see the same machine, so the per-round ratios compare dtypes fairly.
+    round see the same machine, so per-round ratios compare fairly. The first round warms
+    everything up and is dropped.
     """
-    engines = {dtype: model.load(directory, device="cpu", dtype=dtype) for dtype in dtypes}
-    prompt = next(iter(engines.values())).tokenizer.encode(sample_text())[:128]
-    rates: dict[str, list[float]] = {dtype: [] for dtype in dtypes}
-    for _ in range(rounds + 1):  # the first round warms every engine up and is dropped
-        for dtype, engine in engines.items():
-            rates[dtype].append(decode_tok_s(engine, prompt))
-    return {dtype: runs[1:] for dtype, runs in rates.items()}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
+    for _ in range(rounds + 1):
+        for name, runner in runners.items():
+            # Let the previous runner's idle threads stop spinning (OpenMP pools spin-wait
+            # after their work): they would take this runner's cores.
+            time.sleep(IDLE_BETWEEN_RUNS_S)
+            results[name].append(runner())
+    return {name: runs[1:] for name, runs in results.items()}
 
 
-def print_interleaved(rates: dict[str, list[float]]) -> None:
-    print(f"\n== decode, {len(next(iter(rates.values())))} interleaved rounds (median tokens/s) ==")
-    for dtype, runs in rates.items():
-        print(f"{dtype:6} {statistics.median(runs):8.1f}   runs: {' '.join(f'{r:.1f}' for r in runs)}")
-    for a, b in [("bf16", "fp32"), ("int8", "bf16"), ("int8", "fp32")]:
-        if a in rates and b in rates:
-            ratios = [x / y for x, y in zip(rates[a], rates[b], strict=True)]
-            print(f"{a} / {b}: median of per-round ratios {statistics.median(ratios):.2f}x")
+# (a, b) pairs whose per-round ratio a/b is printed, when both were measured.
+RATIO_PAIRS = [
+    ("bf16", "fp32"), ("int8", "bf16"), ("int8", "fp32"), ("int8", "ctranslate2_int8"), ("int8", "llama_cpp_q8_0"),
+]  # fmt: skip
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def print_interleaved(results: dict[str, list[dict[str, float]]]) -> None:
+    rounds = len(next(iter(results.values())))
+    for key, label, higher_is_better in (row for row in ROWS if row[0] in ("prefill_1024_ms", "decode_tok_s")):
+        series = {name: [run[key] for run in runs] for name, runs in results.items()}
+        print(f"\n== {label}, {rounds} interleaved rounds (median) ==")
+        for name, values in series.items():
+            print(f"{name:18} {statistics.median(values):9.1f}   runs: {' '.join(f'{v:.1f}' for v in values)}")
+        for a, b in RATIO_PAIRS:
+            if a in series and b in series:
+                ratios = [(x / y) ** (1 if higher_is_better else -1) for x, y in zip(series[a], series[b], strict=True)]
+                print(f"{a} / {b}: median of per-round speed-ups {statistics.median(ratios):.2f}x")
 
 
 def bench_transformers(directory: Path, dtype: torch.dtype, ids: list[int], repeats: int) -> dict[str, float]:
@@ -135,8 +161,10 @@ def bench_transformers(directory: Path, dtype: torch.dtype, ids: list[int], repe
     return results
 
 
-def bench_ctranslate2(directory: Path, ids: list[int], repeats: int) -> dict[str, float]:
-    """CTranslate2's int8 CPU generator on the same weights (converted once, kept beside them)."""
+@functools.cache
+def ctranslate2_generator(directory: Path) -> Callable[[list[int], int], object]:
+    """CTranslate2's int8 CPU generator on the same weights (converted once, kept beside them):
+    a function of prompt ids and a number of new tokens that generates greedily."""
     import ctranslate2
     from ctranslate2.converters import TransformersConverter
 
@@ -154,11 +182,26 @@ def bench_ctranslate2(directory: Path, ids: list[int], repeats: int) -> dict[str
             [tokens], max_length=new, min_length=new, sampling_topk=1, include_prompt_in_result=False
         )
 
-    results = {f"prefill_{n}_ms": best_ms(lambda n=n: generate(ids[:n], 1), repeats) for n in PREFILLS}
+    return generate
+
+
+def ctranslate2_decode_tok_s(generate: Callable[[list[int], int], object], ids: list[int], repeats: int) -> float:
     total = best_ms(lambda: generate(ids[:128], DECODE_TOKENS + 1), repeats)
-    results["decode_tok_s"] = 1000 * DECODE_TOKENS / (total - best_ms(lambda: generate(ids[:128], 1), repeats))
+    return 1000 * DECODE_TOKENS / (total - best_ms(lambda: generate(ids[:128], 1), repeats))
+
+
+def bench_ctranslate2(directory: Path, ids: list[int], repeats: int) -> dict[str, float]:
+    generate = ctranslate2_generator(directory)
+    results = {f"prefill_{n}_ms": best_ms(lambda n=n: generate(ids[:n], 1), repeats) for n in PREFILLS}
+    results["decode_tok_s"] = ctranslate2_decode_tok_s(generate, ids, repeats)
     results["append_uncached_ms"] = best_ms(lambda: generate(ids[: APPEND_LENGTH + 1], 1), repeats)
     return results
+
+
+def ctranslate2_round(directory: Path, ids: list[int]) -> dict[str, float]:
+    generate = ctranslate2_generator(directory)
+    prefill_ms = best_ms(lambda: generate(ids[: PREFILLS[0]], 1), 1)
+    return {"prefill_1024_ms": prefill_ms, "decode_tok_s": ctranslate2_decode_tok_s(generate, ids, 1)}
 
 
 # llama.cpp's converter identifies a tokenizer's pre-tokenizer by hashing its output, and
@@ -175,14 +218,16 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def bench_llama_cpp(directory: Path, llama_cpp: Path, repeats: int) -> dict[str, float]:
+def bench_llama_cpp(
+    directory: Path, llama_cpp: Path, repeats: int, prompts: tuple[int, ...] = PREFILLS
+) -> dict[str, float]:
     """llama.cpp q8_0 on the same weights: its own converter, then `llama-bench` (which feeds
     random tokens, so only the prompt lengths matter). `llama_cpp` is a built llama.cpp tree."""
     gguf = directory / "llama-cpp-q8_0.gguf"
     if not gguf.exists():
         convert = [sys.executable, "-c", LLAMA_CPP_CONVERT, str(llama_cpp), str(directory)]
         subprocess.run([*convert, "--outtype", "q8_0", "--outfile", str(gguf)], check=True, capture_output=True)
-    lengths = ",".join(map(str, PREFILLS))
+    lengths = ",".join(map(str, prompts))
     command = [
         str(llama_cpp / "build" / "bin" / "llama-bench"), "-m", str(gguf), "-p", lengths, "-n", str(DECODE_TOKENS),
         "-t", str(torch.get_num_threads()), "-r", str(repeats), "-o", "json",
@@ -228,6 +273,13 @@ def min_cosine(engine: model.Engine, reference: list[torch.Tensor]) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    # CTranslate2 runs in a process of its own: loaded into ours, its thread pool halved our
+    # small-model decode rate, even between its own runs.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as peer_process:
+        return run_all(args, peer_process)
+
+
+def run_all(args: argparse.Namespace, peer_process: ProcessPoolExecutor) -> dict[str, dict[str, float]]:
     report: dict[str, dict[str, float]] = {}
     bandwidth = memory_bandwidth_gb_s()
     print(f"memory read bandwidth: {bandwidth:.1f} GB/s, torch threads: {torch.get_num_threads()}")
@@ -251,16 +303,34 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 Path(args.model), model.DTYPES[dtype], ids, args.repeats
             )
         if dtype == "int8" and args.peers:
-            report["ctranslate2_int8"] = bench_ctranslate2(Path(args.model), ids, args.repeats)
+            ctranslate2 = peer_process.submit(bench_ctranslate2, Path(args.model), ids, args.repeats)
+            report["ctranslate2_int8"] = ctranslate2.result()
         if dtype == "int8" and args.llama_cpp:
             report["llama_cpp_q8_0"] = bench_llama_cpp(Path(args.model), args.llama_cpp, args.repeats)
         print_table(report, dtype)
     print_summary(report)
     if args.interleave:
-        rates = interleaved_decode(args.model, args.dtypes.split(","), args.interleave)
-        print_interleaved(rates)
-        report["interleaved_decode_tok_s"] = {dtype: statistics.median(runs) for dtype, runs in rates.items()}
+        results = interleaved(args.interleave, interleaved_runners(args, peer_process))
+        print_interleaved(results)
+        report["interleaved_medians"] = {name: medians(runs) for name, runs in results.items()}
     return report
+
+
+def interleaved_runners(
+    args: argparse.Namespace, peer_process: ProcessPoolExecutor
+) -> dict[str, Callable[[], dict[str, float]]]:
+    """Our dtypes and, next to int8, the peers asked for: what `--interleave` alternates."""
+    directory, dtypes = Path(args.model), args.dtypes.split(",")
+    engines = {dtype: model.load(directory, device="cpu", dtype=dtype) for dtype in dtypes}
+    ids = next(iter(engines.values())).tokenizer.encode(sample_text())
+    runners: dict[str, Callable[[], dict[str, float]]] = {
+        dtype: functools.partial(ours_round, engine, ids) for dtype, engine in engines.items()
+    }
+    if "int8" in dtypes and args.peers:
+        runners["ctranslate2_int8"] = lambda: peer_process.submit(ctranslate2_round, directory, ids).result()
+    if "int8" in dtypes and args.llama_cpp:
+        runners["llama_cpp_q8_0"] = functools.partial(bench_llama_cpp, directory, args.llama_cpp, 1, PREFILLS[:1])
+    return runners
 
 
 ROWS = [
@@ -329,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--interleave", type=int, default=0, metavar="ROUNDS",
-        help="also measure decode of every dtype in alternation for ROUNDS rounds (fair ratios on a drifting host)",
+        help="then measure 1024-token prefill and decode of every dtype (and peer) in alternation for ROUNDS "
+        "rounds: fair ratios on a drifting host",
     )  # fmt: skip
     parser.add_argument("--no-transformers", action="store_true", help="skip the transformers baseline")
     parser.add_argument("--peers", action="store_true", help="also CTranslate2 int8 (pip install ctranslate2)")
