@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +27,9 @@ class GenerationConfig:
     top_p: float = 1.0
     stop: Sequence[str] = ()  # stop sequences: the text is cut before the first one
     stop_tokens: Sequence[int] = ()  # in addition to EOS and the other special tokens
+    # Ends generation (finish_reason "stop", text kept) once it returns True for the text so far:
+    # for stops no fixed string can express, such as a code block that has ended.
+    stop_when: Callable[[str], bool] | None = None
     time_budget_s: float | None = None  # wall clock, prefill included
     seed: int | None = None
     use_prefix_cache: bool = True
@@ -154,6 +157,8 @@ class Generation:
         if cut >= 0:
             state.text, state.stop_hit, state.finish_reason = state.text[:cut], True, "stop"
             return ""
+        if self._config.stop_when is not None and self._config.stop_when(state.text):
+            state.stop_hit, state.finish_reason = True, "stop"
         # Hold back a tail that could still become a stop sequence, and a split character.
         safe = len(state.text) - _pending_stop_len(state.text, stops)
         if state.text[:safe].endswith("\ufffd"):

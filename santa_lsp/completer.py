@@ -7,6 +7,7 @@ the model never works on text the user has already typed past.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 import model
 from santa_lsp.documents import Document, strip_end
 from santa_lsp.model_host import ModelHost
-from santa_lsp.postprocess import Suggestion, finish
+from santa_lsp.postprocess import Suggestion, block_ended, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
 from santa_lsp.settings import Settings
 from santa_lsp.typed_ahead import Shown, TypedAhead
@@ -142,12 +143,16 @@ class _Config:
 
 
 def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
-    # Finishing a line: the first line end is the end, and no token is spent past it.
-    stops = settings.stop if prompt.situation.multiline else ("\n", *settings.stop)
+    # Finishing a line: the first line end is the end, and no token is spent past it. Writing a
+    # block: the first line that leaves the cursor's scope is.
+    situation = prompt.situation
+    stops = settings.stop if situation.multiline else ("\n", *settings.stop)
+    block_end = functools.partial(block_ended, scope_indent=situation.scope_indent) if situation.multiline else None
     gen = model.GenerationConfig(
         max_new_tokens=max_new,
         temperature=settings.temperature,
         stop=stops,
+        stop_when=block_end,
         time_budget_s=settings.timeBudgetMs / 1000 if settings.timeBudgetMs else None,
         use_prefix_cache=settings.cache,
     )

@@ -43,6 +43,15 @@ def cut_scope(text: str, scope_indent: int) -> str:
     return text
 
 
+def block_ended(text: str, scope_indent: int) -> bool:
+    """Whether a later line has begun left of the cursor's scope.
+
+    `finish` drops that line and everything after it, so generating more cannot change the
+    suggestion: the generation can stop there instead of running to its token limit.
+    """
+    return cut_scope(text, scope_indent) != text
+
+
 def cut_repeated_lines(text: str, situation: Situation) -> str:
     """Stop where the completion starts writing the line that already follows the cursor."""
     upcoming = next((line.strip() for line in situation.following if line.strip()), None)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from santa_lsp.completer import _config
 from santa_lsp.documents import Document
-from santa_lsp.postprocess import Suggestion, finish
+from santa_lsp.postprocess import Suggestion, block_ended, finish
+from santa_lsp.prompt import Prompt
+from santa_lsp.settings import Settings
 from santa_lsp.situation import Situation, situation
 from santa_lsp.window import Cursor
 
@@ -32,6 +35,24 @@ def test_mode_empty_line_after_opener_is_multiline_mid_line_is_not() -> None:
 def test_stops_at_end_of_indentation_scope() -> None:
     raw = "y = x * 2\n    return y\n\ndef h():\n    pass"
     assert run(raw, BLOCK) == Suggestion("y = x * 2\n    return y", 0)
+
+
+def test_a_block_has_ended_once_a_line_starts_left_of_the_scope() -> None:
+    raw = "y = x * 2\n    return y\n\nd"
+    assert block_ended(raw, BLOCK.scope_indent)
+    for unfinished in ("y = x * 2", "y = x * 2\n    ret", "y = x * 2\n    return y\n\n", "y = x * 2\n  "):
+        assert not block_ended(unfinished, BLOCK.scope_indent)
+    # Whatever the model would have written next, the suggestion is already decided.
+    for more in ("", "ef h():\n    pass", "<|endoftext|>", ")]}\n    x = 1"):
+        assert run(raw + more, BLOCK) == Suggestion("y = x * 2\n    return y", 0)
+
+
+def test_a_block_stops_generating_where_its_scope_ends_a_line_at_its_end() -> None:
+    settings = Settings()
+    block = _config(settings, Prompt("", "", BLOCK, 0, 0, 0), 64).gen
+    assert block.stop_when is not None and block.stop_when("a = 1\nb") and not block.stop_when("a = 1\n    b")
+    line = _config(settings, Prompt("", "", at("x = foo + bar\n", 0, 4), 0, 0, 0), 64).gen
+    assert line.stop_when is None and "\n" in line.stop
 
 
 def test_stops_at_special_tokens_written_out_and_broken_bytes() -> None:

@@ -123,6 +123,22 @@ def test_stop_sequence_cuts_the_text_and_is_never_streamed(engine: model.Engine)
     assert streamed == result.text
 
 
+def test_stop_when_ends_generation_and_keeps_the_text(engine: model.Engine) -> None:
+    free = engine.generate(PREFIX, no_cache(max_new_tokens=24))
+    assert len(free.token_ids) > 4
+    seen: list[str] = []
+
+    def after_three_tokens(text: str) -> bool:
+        seen.append(text)
+        return len(seen) == 3
+
+    generation = engine.stream(PREFIX, no_cache(max_new_tokens=24, stop_when=after_three_tokens))
+    streamed = "".join(generation)
+    result = generation.result
+    assert result is not None and result.finish_reason == "stop"
+    assert result.token_ids == free.token_ids[:3] and result.text == seen[-1] == streamed
+
+
 def test_stop_tokens(engine: model.Engine) -> None:
     free = engine.generate(PREFIX, no_cache(max_new_tokens=8))
     stopped = engine.generate(PREFIX, no_cache(max_new_tokens=8, stop_tokens=[free.token_ids[2]]))
