@@ -17,11 +17,13 @@ from tests.test_lsp_support import URI, inline, insert, metrics, open_doc, start
 
 client, slow_model = support.client, support.slow_model  # the shared fixtures
 
-CODE = "def fib(n):\n    \n"
+# A blank top-level line: the block it starts has no end (no line can be indented less than
+# column 0), so the slow model's random text runs to the token limit rather than stopping early.
+CODE = "import os\n\n"
 LONG = 400  # tokens: seconds of work for the slow model
 
 
-def request(client: LanguageClient, msg_id: str, line: int = 1, character: int = 4) -> asyncio.Future:
+def request(client: LanguageClient, msg_id: str, line: int = 1, character: int = 0) -> asyncio.Future:
     params = types.InlineCompletionParams(
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
         text_document=types.TextDocumentIdentifier(URI),
@@ -36,7 +38,7 @@ async def settle(client: LanguageClient, max_new_tokens: int) -> float:
     settings = {"maxNewTokens": max_new_tokens}
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
     started = time.perf_counter()
-    await inline(client, 1, 4)
+    await inline(client, 1, 0)
     return time.perf_counter() - started
 
 
@@ -64,8 +66,8 @@ async def test_a_newer_request_for_the_document_wins(client: LanguageClient, slo
     open_doc(client, CODE)
     older = request(client, "older")
     await asyncio.sleep(0.5)
-    insert(client, 1, 4, "r", version=2)
-    newer = request(client, "newer", 1, 5)
+    insert(client, 1, 0, "r", version=2)
+    newer = request(client, "newer", 1, 1)
     assert not (await older).items  # stopped and answered empty, not left running
     started = time.perf_counter()
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="newer"))
@@ -80,7 +82,7 @@ async def test_time_budget_cuts_to_the_last_full_line(client: LanguageClient, sl
     await start(client, slow_model, maxNewTokens=LONG, timeBudgetMs=400, cache=False)
     open_doc(client, CODE)
     started = time.perf_counter()
-    items = (await inline(client, 1, 4)).items
+    items = (await inline(client, 1, 0)).items
     assert time.perf_counter() - started < 3.0  # LONG tokens would take many seconds
     for item in items:  # whatever survived is made of whole lines
         assert item.insert_text == item.insert_text.rstrip()
