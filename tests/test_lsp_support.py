@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,21 @@ def server_config() -> ClientServerConfig:
     return ClientServerConfig(server_command=SERVER, server_env=SERVER_ENV)
 
 
+# Every santa/status a client received, in order. Waiting for the next notification instead
+# would miss one that arrived before the wait began (a model that fails to load at once).
+STATUSES: weakref.WeakKeyDictionary[LanguageClient, asyncio.Queue[Any]] = weakref.WeakKeyDictionary()
+STATUS_TIMEOUT_S = 120  # a missing status fails the test rather than hanging the run
+
+
 @pytest_lsp.fixture(config=server_config())
 async def client(lsp_client: LanguageClient):
     """A fresh server per test; import this fixture (with tiny_model) into a test module."""
+    statuses = STATUSES[lsp_client] = asyncio.Queue()
+
+    @lsp_client.feature("santa/status")
+    def record(params: Any) -> None:
+        statuses.put_nowait(params)
+
     yield
     await stop(lsp_client)
 
@@ -108,9 +121,9 @@ async def start(client: LanguageClient, model: Path | str | None, **options: Any
 
 
 async def wait_status(client: LanguageClient) -> dict[str, Any]:
+    """The next santa/status, in the order received, that is not "loading"."""
     while True:
-        params = await client.wait_for_notification("santa/status")
-        status = plain(params)
+        status = plain(await asyncio.wait_for(STATUSES[client].get(), STATUS_TIMEOUT_S))
         if status["state"] != "loading":
             return status
 
