@@ -72,9 +72,16 @@ def best_ms(fn: Callable[[], object], repeats: int) -> float:
     return 1000 * min(times)
 
 
+# One token after a prompt, with nothing reused: a cold prefill.
+COLD_ONE_TOKEN = GenerationConfig(max_new_tokens=1, use_prefix_cache=False)
+
+
+def prefill_ms(engine: model.Engine, prompt: list[int], repeats: int) -> float:
+    return best_ms(lambda: engine.generate(prompt, COLD_ONE_TOKEN), repeats)
+
+
 def bench_ours(engine: model.Engine, ids: list[int], repeats: int) -> dict[str, float]:
-    one = GenerationConfig(max_new_tokens=1, use_prefix_cache=False)
-    results = {f"prefill_{n}_ms": best_ms(lambda n=n: engine.generate(ids[:n], one), repeats) for n in PREFILLS}
+    results = {f"prefill_{n}_ms": prefill_ms(engine, ids[:n], repeats) for n in PREFILLS}
     results["decode_tok_s"] = max(decode_tok_s(engine, ids[:128]) for _ in range(repeats))
     text = engine.tokenizer.decode(ids[:APPEND_LENGTH])
     cached = GenerationConfig(max_new_tokens=1)
@@ -83,7 +90,7 @@ def bench_ours(engine: model.Engine, ids: list[int], repeats: int) -> dict[str, 
     appended = iter(range(1000))
     type_one_more = lambda: engine.generate(text + "x" * next(appended), cached)  # noqa: E731
     results["append_cached_ms"] = best_ms(type_one_more, repeats)
-    results["append_uncached_ms"] = best_ms(lambda: engine.generate(text + "y", one), repeats)
+    results["append_uncached_ms"] = best_ms(lambda: engine.generate(text + "y", COLD_ONE_TOKEN), repeats)
     return results
 
 
@@ -95,9 +102,8 @@ def decode_tok_s(engine: model.Engine, prompt: list[int]) -> float:
 
 def ours_round(engine: model.Engine, ids: list[int]) -> dict[str, float]:
     """One interleaved round of ours: a cold 1024-token prefill and a decode run."""
-    one = GenerationConfig(max_new_tokens=1, use_prefix_cache=False)
-    prefill_ms = best_ms(lambda: engine.generate(ids[: PREFILLS[0]], one), 1)
-    return {"prefill_1024_ms": prefill_ms, "decode_tok_s": decode_tok_s(engine, ids[:128])}
+    prefill = prefill_ms(engine, ids[: PREFILLS[0]], 1)
+    return {"prefill_1024_ms": prefill, "decode_tok_s": decode_tok_s(engine, ids[:128])}
 
 
 def interleaved(rounds: int, runners: dict[str, Callable[[], dict[str, float]]]) -> dict[str, list[dict[str, float]]]:

@@ -1,10 +1,10 @@
 """`python -m santa_lsp.bench_blocks`: what stopping a block completion at the block's end saves.
 
 Every block body of the given files (the first line after a line ending in `:`) is blanked to its
-indentation, as if the user were about to write it, and completed twice with the server's prompt
-layout: generating to the token limit, and stopping once a line leaves the cursor's scope
-(`postprocess.block_ended`). It prints tokens and milliseconds per completion for both and
-checks that the suggestions shown are the same.
+indentation, as if the user were about to write it, and completed twice (an SPM prompt of the 40
+lines above and the 10 below, greedy): generating to the token limit, and stopping once a line
+leaves the cursor's scope (`postprocess.block_ended`), as the server does. It prints tokens and
+milliseconds per completion for both and checks that the suggestions shown are the same.
 """
 
 from __future__ import annotations

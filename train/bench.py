@@ -101,15 +101,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data = trainer.recipe.data
         stream = trainer.stream_for(data.train, data.seed, data.shuffle_window)
         batches = iter([stream.next_batch(args.batch_size) for _ in range(args.warmup + args.steps)])
-        first = (trainer.optimizer_step()[0], hf_step(hf, hf_opt, next(batches), args.precision))
+
+        def their_step() -> float:
+            return hf_step(hf, hf_opt, next(batches), args.precision)
+
+        first = (trainer.optimizer_step()[0], their_step())
         for _ in range(args.warmup - 1):
             trainer.optimizer_step()
-            hf_step(hf, hf_opt, next(batches), args.precision)
+            their_step()
         # Steps alternate one by one: a burst of load from elsewhere slows both sides alike.
         ours, theirs = [], []
         for _ in range(args.steps):
             ours.append(step_seconds(trainer.optimizer_step))
-            theirs.append(step_seconds(lambda: hf_step(hf, hf_opt, next(batches), args.precision)))
+            theirs.append(step_seconds(their_step))
     tokens = args.batch_size * args.seq_len
     ours_tps, theirs_tps = tokens / statistics.median(ours), tokens / statistics.median(theirs)
     return {
