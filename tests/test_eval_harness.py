@@ -10,7 +10,7 @@ import pytest
 
 import model
 from tests.tiny import make_model
-from train.eval.fim_exact import fim_tasks
+from train.eval.fim_exact import by_language, fim_tasks
 from train.eval.humaneval_infill import infill_tasks, problems
 from train.eval.infill import EngineInfiller, InfillTask, exact_match, score_infill
 from train.eval.pass_at_k import evaluate_pass_at_k, pass_at_k
@@ -54,6 +54,21 @@ def test_fim_exact_tasks_single_and_multi_line():
         assert score_infill(tasks, wrong, "psm", progress=False).exact_match == 0.0
     assert fim_tasks([("a.py", text)], seed=1) == fim_tasks([("a.py", text)], seed=1)
     assert exact_match("  y = x + 1  \nmore", InfillTask("t", "", "", "y = x + 1"))
+
+
+def test_fim_exact_match_per_language():
+    files = [("lib/a.py", "x = 1\ny = 2\n"), ("src/B.java", "int x;\nint y;\n"), ("web/c.js", "let z;\n"),
+             ("notes.txt", "hello\n")]  # fmt: skip
+    tasks = fim_tasks(files, per_file=2)
+
+    def knows_python(task: InfillTask, mode: str) -> str:
+        return echo(task, mode) if task.task_id.startswith("lib/") else wrong(task, mode)
+
+    score = score_infill(tasks, knows_python, "psm", progress=False)
+    assert by_language(tasks, score) == {
+        "java": {"exact_match": 0.0, "n": 2}, "javascript": {"exact_match": 0.0, "n": 1},
+        "other": {"exact_match": 0.0, "n": 1}, "python": {"exact_match": 1.0, "n": 2},
+    }  # fmt: skip
 
 
 def test_pass_at_k_estimator():

@@ -55,6 +55,7 @@ def test_corpus_to_evaluated_checkpoint(tmp_path: Path, capsys: pytest.CaptureFi
     results = json.loads(out.read_text())["results"]
     assert results["humaneval_infill"]["spm"]["n"] == 3 and "pass@1" in results["humaneval_pass_at_k"]
     assert results["fim_single_line"]["psm"]["n"] == 20
+    assert sum(g["n"] for g in results["fim_single_line"]["psm"]["by_language"].values()) == 20
     assert results["perplexity"]["perplexity"] < 10  # the model has seen these files
     assert "humaneval_infill" in capsys.readouterr().out
 

@@ -20,7 +20,7 @@ def heldout_metrics(
     engine: Any, files: list[tuple[str, str]], modes: list[str], per_file: int = 4, progress: bool = True
 ) -> dict[str, Any]:
     """FIM exact match (single- and multi-line) and perplexity on a repository's held-out files."""
-    from train.eval.fim_exact import fim_tasks
+    from train.eval.fim_exact import by_language, fim_tasks
     from train.eval.infill import EngineInfiller, score_infill
     from train.eval.perplexity import perplexity
 
@@ -28,7 +28,8 @@ def heldout_metrics(
     results: dict[str, Any] = {}
     for kind, multi in (("fim_single_line", False), ("fim_multi_line", True)):
         tasks = fim_tasks(files, per_file=per_file, multi_line=multi)
-        results[kind] = {m: score_infill(tasks, infiller, m, progress, kind).summary() for m in modes}
+        scores = {m: score_infill(tasks, infiller, m, progress, kind) for m in modes}
+        results[kind] = {m: {**s.summary(), "by_language": by_language(tasks, s)} for m, s in scores.items()}
     ppl = perplexity(engine, [text for _, text in files], progress)
     results["perplexity"] = {"perplexity": ppl.perplexity, "loss": ppl.loss, "tokens": ppl.tokens}
     return results
@@ -84,7 +85,9 @@ def table(report: dict[str, Any]) -> str:
             rows += [(k, f"T={value['temperature']}", f"{v:.4f}", str(value["n"])) for k, v in value.items()
                      if k.startswith("pass@")]  # fmt: skip
         else:
-            rows += [(metric, mode, f"{s['exact_match']:.4f}", str(s["n"])) for mode, s in value.items()]
+            for mode, score in value.items():
+                groups = [(metric, score), *((f"  {lang}", g) for lang, g in score.get("by_language", {}).items())]
+                rows += [(name, mode, f"{g['exact_match']:.4f}", str(g["n"])) for name, g in groups]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 

@@ -7,11 +7,13 @@ fine-tune. Spans start on a non-blank line; multi-line spans cover 2..max_lines 
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from train.data.languages import language_of_path
 from train.dataset import SHARD_SUFFIXES, find_shards, read_rows
-from train.eval.infill import InfillTask, mask_lines
+from train.eval.infill import InfillScore, InfillTask, mask_lines
 
 
 def fim_tasks(
@@ -32,6 +34,19 @@ def fim_tasks(
                 end = min(len(lines), start + rng.randint(2, max(2, max_lines)))
             tasks.append(mask_lines("", lines, start, end, f"{name}:{start + 1}-{end}"))
     return tasks
+
+
+def task_language(task: InfillTask) -> str:
+    """The language of the file a task was cut from (its id is "path:first-last")."""
+    return language_of_path(task.task_id.rsplit(":", 1)[0]) or "other"
+
+
+def by_language(tasks: Sequence[InfillTask], score: InfillScore) -> dict[str, dict[str, float | int]]:
+    """Exact match per language of `score`, which was computed over `tasks`."""
+    correct, hits = set(score.correct), defaultdict(list)
+    for task in tasks:
+        hits[task_language(task)].append(task.task_id in correct)
+    return {lang: {"exact_match": sum(h) / len(h), "n": len(h)} for lang, h in sorted(hits.items())}
 
 
 def read_files(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
