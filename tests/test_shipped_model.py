@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import model
@@ -18,6 +20,14 @@ def test_shipped_model_is_found_and_infills() -> None:
     assert engine.tokenizer.has_fim and engine.context_length == 512
     result = engine.infill("def add(a, b):\n    return ", "\n", config=model.GenerationConfig(max_new_tokens=8))
     assert result.prompt_tokens > 5 and result.finish_reason in ("eos", "stop", "length")
+
+
+def test_every_file_of_the_shipped_model_is_package_data() -> None:
+    """pyproject's package-data globs cover the whole model directory, so a wheel carries it."""
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["model"]
+    for file in model.DEFAULT_MODEL.iterdir():
+        name = file.relative_to(ROOT / "model").as_posix()
+        assert any(fnmatch(name, pattern) for pattern in globs), f"{name} would be left out of the wheel"
 
 
 def test_readme_first_command_completes_with_the_shipped_model() -> None:
