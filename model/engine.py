@@ -76,10 +76,6 @@ class Generation:
     def cancel(self) -> None:
         self._cancel.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def __iter__(self) -> Iterator[str]:
         return self._pieces
 

@@ -46,10 +46,6 @@ class Job:
             if self._generation is not None:
                 self._generation.cancel()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
     def __call__(self) -> model.Completion | None:
         """Run on the worker: None if cancelled before it could start."""
         with self._lock:

@@ -85,13 +85,6 @@ class Checkpoints:
         found = self.all()
         return found[-1] if found else None
 
-    @staticmethod
-    def step_of(path: Path) -> int:
-        match = _NAME.match(path.name)
-        if match is None:
-            raise ValueError(f"{path}: not a checkpoint directory (step-NNNNNNNN)")
-        return int(match.group(1))
-
     def save(self, step: int, net: nn.Module, state: dict[str, Any]) -> Path:
         """Write checkpoint `step` (every process calls this; the main one writes the shared files)."""
         final = self.root / f"step-{step:08d}"
