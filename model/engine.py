@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from model import fim
 from model.config import ModelConfig
 from model.gpt_bigcode import GPTBigCode, KVCache
 from model.prefix_cache import PrefixCache
+from model.repetition import loop_start
 from model.sampling import next_token
 from model.tokenizer import StreamDecoder, Tokenizer
+
+log = logging.getLogger(__name__)
 
 # Long prompts are prefilled in chunks so that cancellation is noticed between them and the
 # attention scores of a 2k-token prompt never have to exist all at once.
@@ -33,6 +38,8 @@ class GenerationConfig:
     time_budget_s: float | None = None  # wall clock, prefill included
     seed: int | None = None
     use_prefix_cache: bool = True
+    # Ends generation where a loop began (model/repetition.py), finish_reason "repetition".
+    stop_on_repetition: bool = False
 
 
 @dataclass
@@ -41,9 +48,14 @@ class Completion:
     token_ids: list[int]
     prompt_tokens: int
     reused_tokens: int  # prompt tokens whose KV came from the prefix cache
-    finish_reason: str  # "eos" | "stop" | "length" | "time" | "cancelled"
+    finish_reason: str  # "eos" | "stop" | "length" | "time" | "repetition" | "cancelled"
     elapsed_s: float
     first_token_s: float | None = None
+    # Per generated token: its log-probability under the model (before temperature), and the
+    # length of `text` once it was decoded; a caller can cut the text where confidence drops.
+    token_logprobs: list[float] = field(default_factory=list)
+    token_ends: list[int] = field(default_factory=list)
+    trimmed_tokens: int = 0  # prompt tokens the engine had to cut to fit (see infill_prompt)
 
 
 @dataclass
@@ -58,6 +70,8 @@ class _State:
     text: str = ""
     emitted: int = 0
     stop_hit: bool = False
+    logprobs: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
 
 
 class Generation:
@@ -71,6 +85,7 @@ class Generation:
         self._engine, self._prompt, self._config = engine, prompt, config
         self._cancel = threading.Event()
         self.result: Completion | None = None
+        self.trimmed_tokens = 0  # set by Engine.stream_infill, reported in the Completion
         self._pieces = self._run()
 
     def cancel(self) -> None:
@@ -108,6 +123,9 @@ class Generation:
             finish_reason=state.finish_reason,
             elapsed_s=time.perf_counter() - state.started,
             first_token_s=state.first_token_s,
+            token_logprobs=state.logprobs[: len(state.ends)],
+            token_ends=[min(end, len(state.text)) for end in state.ends],
+            trimmed_tokens=self.trimmed_tokens,
         )
 
     def _decode(self, kv: KVCache, logits: torch.Tensor, state: _State) -> Iterator[str]:
@@ -120,12 +138,14 @@ class Generation:
         for step in range(config.max_new_tokens):
             if self._over_budget(state):
                 return
-            token = next_token(logits[0, -1], config.temperature, config.top_p, generator)
+            row = logits[0, -1]
+            token = next_token(row, config.temperature, config.top_p, generator)
             if state.first_token_s is None:
                 state.first_token_s = time.perf_counter() - state.started
             if token in stop_ids:
                 state.finish_reason = "eos"
                 return
+            state.logprobs.append(float(row[token].float() - torch.logsumexp(row.float(), dim=-1)))
             piece = self._accept(state, token)
             if piece:
                 yield piece
@@ -148,6 +168,11 @@ class Generation:
         """Add a token; return the text that is now safe to stream."""
         state.decoder.push(token)
         state.text = state.decoder.text
+        state.ends.append(len(state.text))
+        loop = loop_start(state.decoder.ids, state.ends, state.text) if self._config.stop_on_repetition else None
+        if loop is not None:
+            state.text, state.stop_hit, state.finish_reason = state.text[:loop], True, "repetition"
+            return ""
         stops = self._config.stop
         cut = min((i for i in (state.text.find(s) for s in stops if s) if i >= 0), default=-1)
         if cut >= 0:
@@ -210,28 +235,41 @@ class Engine:
     def infill_prompt(
         self, prefix: str, suffix: str, mode: str = "spm", max_new_tokens: int = 64
     ) -> list[int]:
-        """The FIM prompt in SantaCoder's training orders, fitted to the context.
+        """The FIM prompt in SantaCoder's training orders (model.fim), fitted to the context.
 
-        PSM: <prefix> P <suffix> S <middle>;  SPM: <prefix> <suffix> S <middle> P.
         SPM is the default because the prefix, which grows as the user types, comes last:
         everything before it stays in the prefix cache from one keystroke to the next.
         """
-        if mode not in ("spm", "psm"):
-            raise ValueError(f"unknown FIM mode {mode!r}: use 'spm' or 'psm'")
-        fim = self.tokenizer.fim
-        budget = self.context_length - max_new_tokens - 3
+        return self._fitted_infill(prefix, suffix, mode, max_new_tokens)[0]
+
+    def _fitted_infill(self, prefix: str, suffix: str, mode: str, max_new_tokens: int) -> tuple[list[int], int]:
+        """The FIM prompt and how many prompt tokens were cut to fit it."""
+        fim.check_mode(mode)
+        ids = self.tokenizer.fim
+        budget = fim.prompt_budget(self.context_length, max_new_tokens)
         if budget <= 0:
             raise ValueError(f"max_new_tokens {max_new_tokens} leaves no room for a prompt")
-        pre, suf = fit_prefix_suffix(self.tokenizer.encode(prefix), self.tokenizer.encode(suffix), budget)
-        if mode == "psm":
-            return [fim.prefix, *pre, fim.suffix, *suf, fim.middle]
-        return [fim.prefix, fim.suffix, *suf, fim.middle, *pre]
+        full_pre, full_suf = self.tokenizer.encode(prefix), self.tokenizer.encode(suffix)
+        pre, suf = fim.fit_prefix_suffix(full_pre, full_suf, budget)
+        cut_pre, cut_suf = len(full_pre) - len(pre), len(full_suf) - len(suf)
+        if cut_pre or cut_suf:
+            # The server sizes its prompts to fit (model.fim): a cut here moves the prompt's
+            # start under its window anchor and costs the prefix cache.
+            log.warning(
+                "FIM prompt over its budget of %d tokens: cut %d prefix and %d suffix tokens; "
+                "the prompt builder and the engine disagree on the budget",
+                budget, cut_pre, cut_suf,
+            )  # fmt: skip
+        return fim.arrange(pre, suf, mode, ids), cut_pre + cut_suf
 
     def stream_infill(
         self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None
     ) -> Generation:
         config = config or GenerationConfig()
-        return self.stream(self.infill_prompt(prefix, suffix, mode, config.max_new_tokens), config)
+        prompt, trimmed = self._fitted_infill(prefix, suffix, mode, config.max_new_tokens)
+        generation = self.stream(prompt, config)
+        generation.trimmed_tokens = trimmed
+        return generation
 
     def infill(
         self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None
@@ -270,16 +308,3 @@ class Engine:
     def step(self, token: int, kv: KVCache) -> torch.Tensor:
         return self.net(torch.tensor([[token]], device=self.device), kv)
 
-
-def fit_prefix_suffix(prefix: list[int], suffix: list[int], budget: int) -> tuple[list[int], list[int]]:
-    """Cut prefix from the left and suffix from the right to fit `budget` tokens.
-
-    The side near the cursor is kept. When both are long the prefix gets 3/4, as the code
-    above the cursor says more about what comes next; a short side leaves its share to the other.
-    """
-    if len(prefix) + len(suffix) <= budget:
-        return prefix, suffix
-    suffix_room = max(budget - len(prefix), budget // 4)
-    suffix = suffix[: min(len(suffix), suffix_room)]
-    prefix_room = budget - len(suffix)
-    return prefix[len(prefix) - prefix_room :], suffix

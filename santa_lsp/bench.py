@@ -50,7 +50,8 @@ def split_session(text: str, start: int, count: int) -> tuple[str, str, int]:
     return "".join(lines[:start] + lines[start + count :]), typed, start
 
 
-async def run_session(args: argparse.Namespace, cache: bool) -> Session:
+async def start_server(command: Sequence[str], options: dict[str, Any]) -> LanguageClient:
+    """A real server process with a client, initialized with `options`, once its model is ready."""
     client = LanguageClient("santa-lsp-bench", "1")
     ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -60,20 +61,36 @@ async def run_session(args: argparse.Namespace, cache: bool) -> Session:
         if state in ("ready", "error") and not ready.done():
             ready.set_result(None) if state == "ready" else ready.set_exception(RuntimeError(params.message))
 
-    server = ["--model", args.model, "--dtype", args.dtype, "--log-level", "WARNING"]
-    command = [sys.executable, "-m", "santa_lsp.cli", *server]
-    await client.start_io(*command, *([] if cache else ["--no-cache"]))
-    options = {"maxNewTokens": args.max_new_tokens, "timeBudgetMs": args.time_budget_ms, "cache": cache}
+    await client.start_io(*command)
     await client.initialize_async(
         types.InitializeParams(capabilities=types.ClientCapabilities(), initialization_options=options)
     )
     client.initialized(types.InitializedParams())
     await ready
-    session = await type_file(client, args)
-    session.metrics = dict((await client.protocol.send_request_async("santa/metrics", {}))._asdict())
+    return client
+
+
+async def stop_server(client: LanguageClient) -> dict[str, Any]:
+    """The server's `santa/metrics`, then a clean shutdown."""
+    metrics = dict((await client.protocol.send_request_async("santa/metrics", {}))._asdict())
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
+    return metrics
+
+
+def server_command(model: str, dtype: str, *extra: str, program: Sequence[str] | None = None) -> list[str]:
+    """This santa-lsp (or `program`) serving `model`, logging warnings only."""
+    program = program or [sys.executable, "-m", "santa_lsp.cli"]
+    return [*program, "--model", model, "--dtype", dtype, "--log-level", "WARNING", *extra]
+
+
+async def run_session(args: argparse.Namespace, cache: bool) -> Session:
+    command = server_command(args.model, args.dtype, *([] if cache else ["--no-cache"]))
+    options = {"maxNewTokens": args.max_new_tokens, "timeBudgetMs": args.time_budget_ms, "cache": cache}
+    client = await start_server(command, options)
+    session = await type_file(client, args)
+    session.metrics = await stop_server(client)
     return session
 
 

@@ -83,6 +83,10 @@ def stats(argv: Sequence[str]) -> int:
 
 
 def bench(argv: Sequence[str]) -> int:
+    if "--quality" in argv:
+        from santa_lsp import bench_quality
+
+        return bench_quality.main([arg for arg in argv if arg != "--quality"])
     from santa_lsp.bench import main
 
     return main(argv)

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass
 import model
 from santa_lsp.documents import Document, strip_end
 from santa_lsp.model_host import ModelHost
-from santa_lsp.postprocess import Suggestion, block_ended, finish
+from santa_lsp.postprocess import Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
 from santa_lsp.settings import Settings
+from santa_lsp.syntax import breaks_line
 from santa_lsp.typed_ahead import Shown, TypedAhead
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.worker import Job, Worker
@@ -35,6 +36,12 @@ class Metrics:
     cancelled: int = 0
     promptTokens: int = 0
     reusedTokens: int = 0
+    trimmedPrompts: int = 0  # prompts the engine had to cut: the prompt builder under-counted
+    # What the gates took away (docs/protocol.md): generations stopped at a loop, suggestions
+    # dropped as syntactically broken, and suggestions the confidence cut left empty.
+    repetitionStops: int = 0
+    syntaxDropped: int = 0
+    unsureDropped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -87,9 +94,10 @@ class Completer:
         completion = await self._generate(doc.uri, engine, prompt, _config(settings, prompt, max_new))
         if completion is None:
             return None
-        suggestion = finish(
-            completion.text, prompt.situation, settings.stop, markers, completion.finish_reason
-        )
+        suggestion = self._gate(
+            finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason),
+            completion, doc.language_id, prompt, settings,
+        )  # fmt: skip
         if suggestion is not None:
             self.typed_ahead.remember(doc.uri, Shown(cursor.line, left, right, suggestion))
         return suggestion
@@ -119,6 +127,8 @@ class Completer:
         self.metrics.modelCalls += 1
         self.metrics.promptTokens += completion.prompt_tokens
         self.metrics.reusedTokens += completion.reused_tokens
+        if completion.trimmed_tokens > 0:
+            self.metrics.trimmedPrompts += 1
         log.debug(
             "completion: %d prompt tokens (%d reused), %d new, %s, %.0f ms",
             completion.prompt_tokens,
@@ -128,6 +138,25 @@ class Completer:
             completion.elapsed_s * 1000,
         )
         return completion
+
+    def _gate(
+        self, suggestion: Suggestion | None, completion: model.Completion, language_id: str, prompt: Prompt,
+        settings: Settings,
+    ) -> Suggestion | None:  # fmt: skip
+        """The suggestion if it is worth showing: the syntax check judges the model's whole line,
+        then the confidence cut keeps the part the model was sure of."""
+        if completion.finish_reason == "repetition":
+            self.metrics.repetitionStops += 1
+        if suggestion is None:
+            return None
+        if settings.syntaxCheck and breaks_line(language_id, prompt.situation, suggestion.text):
+            log.debug("dropped, it breaks the line: %r", suggestion.text)
+            self.metrics.syntaxDropped += 1
+            return None
+        kept = confident_part(suggestion, completion.token_logprobs, completion.token_ends, settings.minTokenProb)
+        if kept is None:
+            self.metrics.unsureDropped += 1
+        return kept
 
     def _builder_for(self, engine: model.Engine) -> tuple[PromptBuilder, list[str]]:
         if self._builder is None or self._builder[0] is not engine:
@@ -155,6 +184,7 @@ def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
         stop_when=block_end,
         time_budget_s=settings.timeBudgetMs / 1000 if settings.timeBudgetMs else None,
         use_prefix_cache=settings.cache,
+        stop_on_repetition=settings.stopRepetition,
     )
     return _Config(gen, settings.fimMode)
 

@@ -6,6 +6,7 @@ never repeats what is already in the document and never closes a bracket nobody 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,7 +102,7 @@ def finish(
     """All the rules, in order; None when nothing worth showing is left."""
     # U+FFFD: generation stopped inside a multi-byte character, or the model wrote broken bytes.
     text = cut_at(raw, [*markers, *stops, "\ufffd"])
-    if finish_reason == "time":
+    if finish_reason in ("time", "repetition"):  # what came before a loop stands alone if whole lines
         text = last_full_line(text)
     if not situation.multiline:
         text = first_line(text)
@@ -112,3 +113,24 @@ def finish(
     if not suggestion.text.strip() or suggestion.text.strip() == situation.right.strip():
         return None
     return suggestion
+
+
+def confident_part(
+    suggestion: Suggestion, logprobs: Sequence[float], ends: Sequence[int], min_prob: float
+) -> Suggestion | None:
+    """The suggestion up to the first generated token the model gave less than `min_prob`.
+
+    `ends[i]` is the length of the raw text once token i was decoded; every rule of `finish`
+    keeps a beginning of the raw text, so those lengths still apply to the suggestion.
+    """
+    if min_prob <= 0:
+        return suggestion
+    floor = math.log(min_prob)
+    unsure = next((i for i, logprob in enumerate(logprobs) if logprob < floor), None)
+    if unsure is None:
+        return suggestion
+    keep = ends[unsure - 1] if unsure > 0 else 0
+    if keep >= len(suggestion.text):
+        return suggestion
+    text = suggestion.text[:keep].rstrip()
+    return Suggestion(text, 0) if text.strip() else None

@@ -1,9 +1,10 @@
 """From a cursor in a document to the prefix and suffix texts of a fill-in-the-middle prompt.
 
-Layout (SPM): <fim-prefix><fim-suffix> SUFFIX <fim-middle> CROSS-FILE-CONTEXT PREFIX.
-The suffix does not change while the user types on one line, the cross-file context and the
-prefix window's start only change when the window is re-placed, so consecutive prompts share
-all but their last tokens.
+The prefix text is the cross-file context followed by the prefix window; the engine lays the
+two texts out in model.fim's order, whose budget and suffix share are the ones used here, so it
+never has to cut a prompt built here. In the default SPM order the suffix does not change while
+the user types on one line, and the cross-file context and the prefix window's start only change
+when the window is re-placed, so consecutive prompts share all but their last tokens.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from model import fim
 from santa_lsp import crossfile
 from santa_lsp.documents import Document
 from santa_lsp.situation import Situation, situation
 from santa_lsp.window import Cursor, TokenCounter, prefix_window, suffix_window
 
-FIM_TOKENS = 3
 # Per-line token counts are an upper bound of the real length; this covers the rare opposite.
 MARGIN = 8
-SUFFIX_SHARE = 4  # the suffix gets a quarter of the budget: prefix:suffix = 3:1
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class PromptBuilder:
         self.chunks = crossfile.ChunkIndex()
 
     def budget(self, max_new_tokens: int) -> int:
-        return self.context_length - max_new_tokens - FIM_TOKENS - MARGIN
+        return fim.prompt_budget(self.context_length, max_new_tokens) - MARGIN
 
     def build(
         self,
@@ -52,7 +52,7 @@ class PromptBuilder:
         cross_tokens: int,
     ) -> Prompt:
         budget = self.budget(max_new_tokens)
-        suffix, suffix_tokens = suffix_window(doc.lines, cursor, budget // SUFFIX_SHARE, self.count)
+        suffix, suffix_tokens = suffix_window(doc.lines, cursor, fim.suffix_budget(budget), self.count)
         room = budget - suffix_tokens
         prefix, prefix_tokens, anchor = prefix_window(
             doc.lines, cursor, room - doc.context_tokens, doc.anchor, self.count

@@ -26,7 +26,10 @@ from tests.tiny import FAMILIES, make_model
 SERVER = [sys.executable, "-m", "santa_lsp.cli", "--log-level", "DEBUG"]
 URI = "file:///work/example.py"
 # Small budgets keep every generation at a few milliseconds on a 2-layer random model.
-OPTIONS = {"maxNewTokens": 8, "timeBudgetMs": 0, "crossFileTokens": 32}
+# The tiny random model writes junk: these tests are about the plumbing, so the gates that would
+# hide its suggestions are off here (tests/test_lsp_gates.py tests them).
+GATES_OFF = {"syntaxCheck": False, "stopRepetition": False, "minTokenProb": 0.0}
+OPTIONS = {"maxNewTokens": 8, "timeBudgetMs": 0, "crossFileTokens": 32, **GATES_OFF}
 
 
 # Statistics land in a scratch directory, never in the user's real data directory.

@@ -10,7 +10,7 @@ import torch
 
 import model
 from model import GenerationConfig
-from model.engine import fit_prefix_suffix
+from model.fim import fit_prefix_suffix
 from model.layout import can_pack_bf16
 from model.quantize import Int8Linear
 from tests.tiny import make_model

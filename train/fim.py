@@ -2,10 +2,8 @@
 
 Each document piece of a packed context is, with probability `rate`, cut at two character
 positions drawn uniformly (so a cut can fall inside a token), the three parts are tokenized
-separately and reordered:
-
-    PSM: <fim-prefix> prefix <fim-suffix> suffix <fim-middle> middle
-    SPM: <fim-prefix> <fim-suffix> suffix <fim-middle> prefix middle
+separately and reordered in model.fim's PSM or SPM order, the middle last (what the model
+learns to generate after the prompt's layout).
 
 SPM is chosen with probability `spm_rate`. The draws happen in Megatron's order (FIM or not,
 the two cut points, then SPM or not), from a generator the caller seeds per context, so a
@@ -18,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from model import fim
 
 Encode = Callable[[str], list[int]]
 
@@ -79,9 +79,7 @@ def permute(text: str, rng: np.random.Generator, spec: FimSpec, encode: Encode) 
         return None
     low, high = choice.low, choice.high
     prefix, middle, suffix = encode(text[:low]), encode(text[low:high]), encode(text[high:])
-    if choice.spm:
-        return [spec.prefix, spec.suffix, *suffix, spec.middle, *prefix, *middle]
-    return [spec.prefix, *prefix, spec.suffix, *suffix, spec.middle, *middle]
+    return [*fim.arrange(prefix, suffix, "spm" if choice.spm else "psm", spec), *middle]
 
 
 def unpermute(ids: Sequence[int], spec: FimSpec, decode: Callable[[list[int]], str]) -> str:

@@ -1,0 +1,480 @@
+"""`santa-lsp bench --quality`: keystrokes saved, typing held-out code through the real server.
+
+A simulated user re-types regions of held-out files (whole lines and 2-4 line blocks inside
+function bodies, and the ends of lines from a mid-line position) into the server over stdio,
+the rest of the file present. After every keystroke it asks for an inline completion. When
+the suggestion starts with what it is about to type it accepts all of it, or else the matching
+part cut back to a word boundary (VS Code's accept-word, Neovim's partial accept); one accept
+is one keystroke. The indentation an editor inserts after a newline is free.
+
+quality mode waits for every answer, so only what is suggested counts. realtime mode types at
+human speed and a suggestion counts only if it arrived before the next keystroke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import re
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+from santa_lsp.bench import pct, server_command, start_server, stop_server
+from santa_lsp.settings import DTYPES
+from santa_lsp.situation import BRACKET_LINES, Situation, open_brackets
+from santa_lsp.syntax import breaks_line
+
+HELDOUT = Path(__file__).parent / "heldout"
+LANGUAGES = {".py": "python", ".java": "java", ".js": "javascript"}
+SPLITS = ("tune", "report", "all")
+KINDS = ("line", "block", "midline")
+_CONTROL = frozenset({"if", "for", "while", "switch", "catch", "else", "try", "do", "finally", "synchronized", "}"})
+_NOT_CODE = ("#", "//", "/*", "*", '"""', "'''")
+# Human typing (realtime mode): inter-key gaps log-normal around 160 ms, a longer pause to
+# think at the start of each new line.
+KEY_GAP_S, KEY_SIGMA = 0.16, 0.45
+LINE_PAUSE_S, LINE_SIGMA = 0.9, 0.6
+
+
+@dataclass(frozen=True)
+class Region:
+    """`typed` is removed from the file (between `before` and `after`) and typed back."""
+
+    name: str
+    language: str
+    kind: str
+    before: str
+    typed: str
+    after: str
+    free: frozenset[int]  # indices of `typed` an editor's auto-indent inserts
+
+    @property
+    def chars(self) -> int:
+        return len(self.typed) - len(self.free)
+
+
+@dataclass
+class Tally:
+    chars: int = 0
+    keystrokes: int = 0
+    requests: int = 0
+    shown: int = 0
+    accepted_full: int = 0
+    accepted_partial: int = 0
+    junk_loop: int = 0
+    junk_broken: int = 0
+    late: int = 0  # realtime: answered after the next keystroke
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def summary(self) -> dict[str, Any]:
+        shown = max(1, self.shown)
+        accepted = self.accepted_full + self.accepted_partial
+        junk = self.junk_loop + self.junk_broken
+        return {
+            "chars": self.chars, "keystrokes": self.keystrokes, "requests": self.requests,
+            "keystrokes_saved": 1 - self.keystrokes / max(1, self.chars),
+            "shown": self.shown, "accepted_full": self.accepted_full, "accepted_partial": self.accepted_partial,
+            "shown_not_accepted": self.shown - accepted, "shown_not_accepted_rate": (self.shown - accepted) / shown,
+            "junk": junk, "junk_loop": self.junk_loop, "junk_broken": self.junk_broken, "junk_rate": junk / shown,
+            "late": self.late,
+            "p50_ms": pct(self.latencies_ms, 50) if self.latencies_ms else None,
+            "p95_ms": pct(self.latencies_ms, 95) if self.latencies_ms else None,
+        }  # fmt: skip
+
+
+# --- the held-out set and its regions ----------------------------------------------------------
+
+
+def heldout_files(paths: Sequence[str], split: str) -> list[Path]:
+    """Source files of the known languages under `paths`; each language's files sorted by
+    name and alternately given to the tune and report splits."""
+    found = sorted(
+        file for path in map(Path, paths) for file in ([path] if path.is_file() else path.rglob("*"))
+        if file.is_file() and file.suffix in LANGUAGES
+    )  # fmt: skip
+    chosen = []
+    for suffix in LANGUAGES:
+        files = [file for file in found if file.suffix == suffix]
+        chosen += [f for i, f in enumerate(files) if split == "all" or SPLITS[i % 2] == split]
+    return chosen
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _is_header(code: str, language: str) -> bool:
+    if language == "python":
+        return code.startswith(("def ", "async def "))
+    first = code.split("(", 1)[0].split()
+    return code.endswith("{") and "(" in code and bool(first) and first[0] not in _CONTROL
+
+
+def body_lines(lines: Sequence[str], language: str) -> list[int]:
+    """Lines of code inside function bodies: no blank, comment, docstring or closer-only line."""
+    body: list[int] = []
+    header_indent: int | None = None
+    in_docstring = False
+    for i, line in enumerate(lines):
+        code = line.strip()
+        if not code:
+            continue
+        if header_indent is not None and _indent(line) <= header_indent:
+            header_indent = None
+        if _is_header(code, language):
+            header_indent = _indent(line)
+            continue
+        quotes = code.count('"""') + code.count("'''")
+        if in_docstring or quotes:
+            in_docstring = in_docstring != (quotes % 2 == 1)
+            continue
+        if header_indent is not None and not code.startswith(_NOT_CODE) and not set(code) <= set(")]};,"):
+            body.append(i)
+    return body
+
+
+def _midline_column(line: str, rng: random.Random) -> int | None:
+    start = _indent(line)
+    columns = [
+        j for j in range(start + 1, len(line) - 2)
+        if not (line[j - 1].isalnum() or line[j - 1] == "_") and not line[j].isspace()
+    ]  # fmt: skip
+    return rng.choice(columns) if columns else None
+
+
+def pick_regions(name: str, text: str, language: str, per_kind: int, seed: int) -> list[Region]:
+    """`per_kind` regions of each kind, chosen reproducibly (the seed and the file's name)."""
+    lines = text.split("\n")
+    body = body_lines(lines, language)
+    rng = random.Random(f"{seed}:{name}")
+    pool = rng.sample(body, len(body))
+    regions: list[Region] = []
+    for kind in KINDS:
+        taken = 0
+        while pool and taken < per_kind:
+            i = pool.pop()
+            region = _region(name, lines, language, kind, i, set(body), rng)
+            if region is not None:
+                regions.append(region)
+                taken += 1
+    return regions
+
+
+def _region(
+    name: str, lines: list[str], language: str, kind: str, i: int, body: set[int], rng: random.Random
+) -> Region | None:
+    line = lines[i]
+    column = _indent(line)
+    last = i
+    if kind == "midline":
+        found = _midline_column(line, rng)
+        if found is None:
+            return None
+        column = found
+    elif kind == "block":
+        last = i + rng.randint(1, 3)
+        if not all(j in body for j in range(i, last + 1)):
+            return None
+    before = "".join(f"{text}\n" for text in lines[:i]) + line[:column]
+    typed = "\n".join([line[column:], *lines[i + 1 : last + 1]])
+    after = "".join(f"\n{text}" for text in lines[last + 1 :])
+    return Region(name, language, kind, before, typed, after, _auto_indent(typed))
+
+
+def _auto_indent(typed: str) -> frozenset[int]:
+    """The indentation that starts each line after the first: an editor inserts it."""
+    free: set[int] = set()
+    start = typed.find("\n") + 1
+    while start > 0:
+        end = start
+        while end < len(typed) and typed[end] in " \t":
+            end += 1
+        free.update(range(start, end))
+        start = typed.find("\n", end) + 1
+    return frozenset(free)
+
+
+# --- the simulated user -------------------------------------------------------------------------
+
+
+def accepted_length(suggestion: str, remaining: str) -> int:
+    """What the user accepts of `suggestion` when `remaining` is what they are about to type."""
+    if remaining.startswith(suggestion):
+        return len(suggestion)
+    same = 0
+    while same < min(len(suggestion), len(remaining)) and suggestion[same] == remaining[same]:
+        same += 1
+    # Accept-word stops at word boundaries: the matching part cut back to the last one.
+    while same > 0 and _word(suggestion[same - 1]) and _word(suggestion[same]):
+        same -= 1
+    return same if same > 1 else 0  # accepting one character saves nothing
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+_REPEATED = re.compile(r"(.{2,40}?)\1{2,}", re.DOTALL)
+
+
+def is_loop(text: str) -> bool:
+    """A piece with a letter or digit written three times in a row, or a line written twice."""
+    if any(any(c.isalnum() for c in match.group(1)) for match in _REPEATED.finditer(text)):
+        return True
+    lines = [line.strip() for line in text.split("\n")]
+    return any(a == b and len(a) >= 3 for a, b in itertools.pairwise(lines))
+
+
+def junk_kind(suggestion: str, document_before: str, language: str) -> str | None:
+    """'loop', 'broken' (leaves the line syntactically broken) or None."""
+    if is_loop(suggestion):
+        return "loop"
+    left = document_before[document_before.rfind("\n") + 1 :]
+    above = "".join(document_before.split("\n")[-BRACKET_LINES - 1 : -1])
+    situation = Situation(left, "", (), False, 0, open_brackets(above + left))
+    return "broken" if breaks_line(language, situation, suggestion) else None
+
+
+class Typist:
+    """One region typed into one server: the document, the cursor and the tally."""
+
+    def __init__(self, client: LanguageClient, region: Region, tally: Tally, rng: random.Random | None) -> None:
+        self.client, self.region, self.tally, self.rng = client, region, tally, rng
+        self.uri = f"file:///heldout/{region.name}"
+        self.done = 0  # characters of region.typed in the document
+        self.version = 1
+        self.line = region.before.count("\n")
+        self.left = region.before[region.before.rfind("\n") + 1 :]  # the cursor line, left of the cursor
+
+    async def run(self) -> None:
+        region = self.region
+        item = types.TextDocumentItem(self.uri, region.language, 1, region.before + region.after)
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(item))
+        self.tally.chars += region.chars
+        request = None
+        while True:
+            self._insert_free()
+            if self.done >= len(region.typed):
+                break
+            if request is None:
+                request = asyncio.ensure_future(self._ask())
+            suggestion = await self._visible(request)
+            request = None
+            if suggestion and self._judge(suggestion):
+                continue
+            self._insert(region.typed[self.done])
+            self.tally.keystrokes += 1
+        if request is not None:
+            request.cancel()
+        self.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(self.uri)))
+
+    async def _visible(self, request: asyncio.Future[tuple[str, float]]) -> str:
+        """The suggestion on screen at the next keystroke."""
+        if self.rng is None:  # quality mode: every answer is waited for
+            text, _ = await request
+            return text
+        at_line_start = not self.left.strip()
+        gap = self.rng.lognormvariate(0, KEY_SIGMA) * KEY_GAP_S
+        if at_line_start:
+            gap += self.rng.lognormvariate(0, LINE_SIGMA) * LINE_PAUSE_S
+        started = time.perf_counter()
+        done, _ = await asyncio.wait({request}, timeout=gap)
+        if not done:
+            self.tally.late += 1
+            request.cancel()  # the editor drops a request for a position it has left
+            return ""
+        await asyncio.sleep(max(0.0, gap - (time.perf_counter() - started)))  # the user's pace, not the server's
+        text, _ = request.result()
+        return text
+
+    def _judge(self, suggestion: str) -> bool:
+        """Count a shown suggestion; accept what matches. True when something was accepted."""
+        region, tally = self.region, self.tally
+        tally.shown += 1
+        take = accepted_length(suggestion, region.typed[self.done :])
+        if take == len(suggestion):
+            tally.accepted_full += 1
+        else:
+            kind = junk_kind(suggestion, region.before + region.typed[: self.done], region.language)
+            tally.junk_loop += kind == "loop"
+            tally.junk_broken += kind == "broken"
+            tally.accepted_partial += take > 0
+        if take:
+            self._insert(region.typed[self.done : self.done + take])
+            tally.keystrokes += 1
+        return take > 0
+
+    def _insert_free(self) -> None:
+        end = self.done
+        while end < len(self.region.typed) and end in self.region.free:
+            end += 1
+        if end > self.done:
+            self._insert(self.region.typed[self.done : end], typed=False)
+
+    def _insert(self, text: str, typed: bool = True) -> None:
+        where = types.Position(self.line, _utf16(self.left))
+        change = types.TextDocumentContentChangePartial(range=types.Range(where, where), text=text)
+        self.version += 1
+        identifier = types.VersionedTextDocumentIdentifier(version=self.version, uri=self.uri)
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(identifier, [change]))
+        self.done += len(text)
+        self.line += text.count("\n")
+        self.left = self.left + text if "\n" not in text else text[text.rfind("\n") + 1 :]
+
+    async def _ask(self) -> tuple[str, float]:
+        params = types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            text_document=types.TextDocumentIdentifier(self.uri),
+            position=types.Position(self.line, _utf16(self.left)),
+        )
+        started = time.perf_counter()
+        self.tally.requests += 1
+        result = await self.client.text_document_inline_completion_async(params)
+        elapsed = 1000 * (time.perf_counter() - started)
+        items = result.items if isinstance(result, types.InlineCompletionList) else []
+        text = str(items[0].insert_text) if items else ""
+        if text:
+            self.tally.latencies_ms.append(elapsed)
+        return text, elapsed
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# --- a run: every setting on the same regions, interleaved ----------------------------------------
+
+
+@dataclass
+class Arm:
+    label: str
+    options: dict[str, Any]
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+async def run(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> None:
+    program = shlex.split(args.server_command) if args.server_command else None
+    command = server_command(args.model, args.dtype, program=program)
+    clients = [await start_server(command, arm.options) for arm in arms]
+    rng = random.Random(args.seed) if args.realtime else None
+    try:
+        for n, region in enumerate(regions, 1):
+            for arm, client in zip(arms, clients, strict=True):
+                tally = arm.tallies.setdefault(region.language, Tally())
+                await Typist(client, region, tally, rng).run()
+            if n % 10 == 0 or n == len(regions):
+                print(f"  {n}/{len(regions)} regions typed", file=sys.stderr, flush=True)
+    finally:
+        for arm, client in zip(arms, clients, strict=True):
+            arm.metrics = await stop_server(client)
+
+
+def results(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> dict[str, Any]:
+    out = []
+    for arm in arms:
+        overall = Tally()
+        for tally in arm.tallies.values():
+            overall.add(tally)
+        languages = {language: tally.summary() for language, tally in sorted(arm.tallies.items())}
+        out.append({"label": arm.label, "options": arm.options, "overall": overall.summary(),
+                    "languages": languages, "server_metrics": arm.metrics})  # fmt: skip
+    kinds = {kind: sum(r.kind == kind for r in regions) for kind in KINDS}
+    return {
+        "mode": "realtime" if args.realtime else "quality", "model": args.model, "dtype": args.dtype,
+        "split": args.split, "files": len({r.name for r in regions}), "regions": len(regions),
+        "region_kinds": kinds, "seed": args.seed, "arms": out,
+    }  # fmt: skip
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = [
+        f"{result['mode']} mode, split {result['split']}: {result['files']} files, {result['regions']} regions "
+        f"({', '.join(f'{n} {kind}' for kind, n in result['region_kinds'].items())})",
+        f"{'setting':<32} {'language':<11} {'chars':>6} {'saved':>6} {'shown':>6} {'acc.full':>8} {'partial':>7} "
+        f"{'not acc.':>8} {'junk':>10} {'late':>5} {'p50 ms':>7} {'p95 ms':>7}",
+    ]
+    for arm in result["arms"]:
+        for language, s in [*arm["languages"].items(), ("overall", arm["overall"])]:
+            junk = f"{s['junk']} {s['junk_rate']:.1%}"
+            rows.append(
+                f"{arm['label'][:32]:<32} {language:<11} {s['chars']:>6} {s['keystrokes_saved']:>6.1%} {s['shown']:>6} "
+                f"{s['accepted_full']:>8} {s['accepted_partial']:>7} {s['shown_not_accepted_rate']:>8.1%} "
+                f"{junk:>10} {s['late']:>5} {_ms(s['p50_ms']):>7} {_ms(s['p95_ms']):>7}"
+            )
+    return "\n".join(rows)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def parse_arms(specs: Sequence[str]) -> list[Arm]:
+    arms = []
+    for spec in specs or ["{}"]:
+        options = json.loads(spec)
+        if not isinstance(options, dict):
+            raise ValueError(f"--settings {spec!r}: expected a JSON object of server settings")
+        arms.append(Arm(json.dumps(options, separators=(",", ":")) if options else "default", options))
+    return arms
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="santa-lsp bench --quality", description=__doc__.split("\n")[0])
+    parser.add_argument("paths", nargs="*", help=f"files or directories (default: the held-out set, {HELDOUT})")
+    parser.add_argument("--model", required=True, help="model directory or Hub id")
+    parser.add_argument("--dtype", default="auto", choices=DTYPES)
+    parser.add_argument("--split", choices=SPLITS, help="default: report for the held-out set, all for paths")
+    parser.add_argument("--per-kind", type=int, default=3, help="regions of each kind per file (default 3)")
+    parser.add_argument("--max-files", type=int, help="at most this many files per language")
+    parser.add_argument("--seed", type=int, default=0, help="region choice and typing rhythm")
+    parser.add_argument("--realtime", action="store_true", help="type at human speed (default: quality mode)")
+    parser.add_argument(
+        "--settings", action="append", default=[], metavar="JSON",
+        help="server settings of one arm, e.g. '{\"minTokenProb\": 0.1}'; repeat to compare arms on the same regions",
+    )  # fmt: skip
+    parser.add_argument("--server-command", help="the server to start instead of this santa-lsp (shell words)")
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    args.split = args.split or ("all" if args.paths else "report")
+    try:
+        arms = parse_arms(args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
+    files = heldout_files(args.paths or [str(HELDOUT)], args.split)
+    if args.max_files:
+        files = [f for suffix in LANGUAGES for f in [g for g in files if g.suffix == suffix][: args.max_files]]
+    regions = [
+        region for file in files
+        for region in pick_regions(_name(file), file.read_text(encoding="utf-8"), LANGUAGES[file.suffix],
+                                   args.per_kind, args.seed)
+    ]  # fmt: skip
+    if not regions:
+        print("santa-lsp bench: no function bodies to type in the given files", file=sys.stderr)
+        return 2
+    asyncio.run(run(args, regions, arms))
+    result = results(args, regions, arms)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _name(file: Path) -> str:
+    return f"{LANGUAGES[file.suffix]}/{file.name}"
+
