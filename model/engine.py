@@ -254,10 +254,11 @@ class Engine:
         cut_pre, cut_suf = len(full_pre) - len(pre), len(full_suf) - len(suf)
         if cut_pre or cut_suf:
             # The server sizes its prompts to fit (model.fim): a cut here moves the prompt's
-            # start under its window anchor and costs the prefix cache.
-            log.warning(
-                "FIM prompt over its budget of %d tokens: cut %d prefix and %d suffix tokens; "
-                "the prompt builder and the engine disagree on the budget",
+            # start under its window anchor and costs the prefix cache. Callers that pass whole
+            # files (evaluation) are cut on every call: info, not a warning.
+            log.info(
+                "FIM prompt over its budget of %d tokens: cut %d prefix and %d suffix tokens "
+                "(a caller that fits its prompt with model.fim is never cut)",
                 budget, cut_pre, cut_suf,
             )  # fmt: skip
         return fim.arrange(pre, suf, mode, ids), cut_pre + cut_suf

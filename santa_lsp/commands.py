@@ -49,6 +49,7 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     from santa_lsp.completer import Completer
     from santa_lsp.documents import Document
     from santa_lsp.model_host import ModelHost
+    from santa_lsp.syntax import SUFFIXES
     from santa_lsp.window import Cursor
     from santa_lsp.worker import Worker
 
@@ -58,7 +59,8 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     if not host.ready:
         print(f"santa-lsp: {host.state.message}", file=sys.stderr)
         return None
-    doc = Document.from_text(Path(path).resolve().as_uri(), "", 1, text, "utf-32")
+    language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
+    doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
     if line >= len(doc.lines):
         print(f"santa-lsp: {path} has {len(doc.lines)} lines", file=sys.stderr)
         return None

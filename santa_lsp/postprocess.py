@@ -118,19 +118,28 @@ def finish(
 def confident_part(
     suggestion: Suggestion, logprobs: Sequence[float], ends: Sequence[int], min_prob: float
 ) -> Suggestion | None:
-    """The suggestion up to the first generated token the model gave less than `min_prob`.
+    """The suggestion as far as the model was sure of it, in whole lines.
 
-    `ends[i]` is the length of the raw text once token i was decoded; every rule of `finish`
-    keeps a beginning of the raw text, so those lengths still apply to the suggestion.
+    None when the model gave its first token less than `min_prob`: a user can take nothing from
+    a suggestion whose start is wrong. Otherwise the first line stays whole (accept-word takes
+    its right start; a line cut in the middle would be broken code), and the suggestion ends
+    before the first later line that holds a token under `min_prob`. `ends[i]` is the length of
+    the raw text once token i was decoded; every rule of `finish` keeps a beginning of the raw
+    text, so those lengths apply to the suggestion.
     """
-    if min_prob <= 0:
+    if min_prob <= 0 or not logprobs:
         return suggestion
     floor = math.log(min_prob)
-    unsure = next((i for i, logprob in enumerate(logprobs) if logprob < floor), None)
-    if unsure is None:
+    if logprobs[0] < floor:
+        return None
+    text = suggestion.text
+    first_break = text.find("\n")
+    if first_break < 0:
         return suggestion
-    keep = ends[unsure - 1] if unsure > 0 else 0
-    if keep >= len(suggestion.text):
-        return suggestion
-    text = suggestion.text[:keep].rstrip()
-    return Suggestion(text, 0) if text.strip() else None
+    for logprob, end in zip(logprobs, ends, strict=False):
+        if end > len(text):
+            break
+        if logprob < floor and end > first_break:
+            # The line that holds the token's last character goes, with all after it.
+            return Suggestion(text[: text.rfind("\n", 0, end)].rstrip(), 0)
+    return suggestion

@@ -151,6 +151,19 @@ class SantaServer(LanguageServer):
         span = types.Range(types.Position(cursor.line, start), types.Position(cursor.line, end))
         return suggestion, span
 
+    def word_before(self, uri: str, position: types.Position) -> tuple[str, types.Position]:
+        """The identifier that ends at `position` (a request already found the document) and
+        where it starts."""
+        doc = self.documents.get(uri)
+        if doc is None:  # closed while the suggestion was being made
+            return "", position
+        line = strip_end(doc.lines[position.line])
+        column = doc.index(position.line, position.character)[1]
+        start = column
+        while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+            start -= 1
+        return line[start:column], types.Position(position.line, to_units(line, start, doc.encoding))
+
     def accept_command(self, latency_ms: float) -> types.Command | None:
         item_id = str(next(self._item_ids))
         if self.stats is not None and self.settings.stats:
@@ -213,15 +226,19 @@ def _register(server: SantaServer) -> None:
         if found is None:
             return types.CompletionList(is_incomplete=True, items=[])
         suggestion, span = found
+        # The item replaces the word being typed, as the editor's own items do: the editor
+        # filters the list by that word, and accepting the item leaves it written once.
+        word, start = ls.word_before(params.text_document.uri, span.start)
+        text = word + suggestion.text
         item = types.CompletionItem(
-            label=suggestion.text.strip().split("\n", 1)[0][:80],
+            label=text.strip().split("\n", 1)[0][:80],
             kind=types.CompletionItemKind.Snippet,
             detail="santa-lsp",
             documentation=suggestion.text,
-            text_edit=types.TextEdit(range=span, new_text=suggestion.text),
+            text_edit=types.TextEdit(range=types.Range(start, span.end), new_text=text),
             insert_text_format=types.InsertTextFormat.PlainText,
             sort_text="0",
-            filter_text=suggestion.text,
+            filter_text=text,
             command=ls.accept_command((time.perf_counter() - started) * 1000),
         )
         return types.CompletionList(is_incomplete=True, items=[item])

@@ -19,6 +19,7 @@ SECTION = "santaLsp"
 MODEL_KEYS = frozenset({"model", "device", "dtype", "prefixCacheMb"})
 DTYPES = ("auto", "fp32", "bf16", "fp16", "int8")
 _CHOICES = {"fimMode": ("spm", "psm"), "dtype": DTYPES}
+_AT_MOST = {"minTokenProb": 1.0}  # a probability
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def _check(key: str, value: object) -> object:
         reason = f"must be one of {', '.join(_CHOICES[key])}"
     elif isinstance(checked, int | float) and checked < 0:
         reason = "must not be negative"
+    elif key in _AT_MOST and checked > _AT_MOST[key]:  # type: ignore[operator]
+        reason = f"must be at most {_AT_MOST[key]}"
     else:
         return checked
     log.warning("settings: %s %s, got %r; keeping the old value", key, reason, value)

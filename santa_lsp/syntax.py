@@ -21,6 +21,11 @@ _CLAUSE_HEADS = {"elif": "if x:\n pass\n", "else": "if x:\n pass\n", "except": "
                  "finally": "try:\n pass\n"}  # fmt: skip
 C_LIKE = frozenset({"java", "javascript", "javascriptreact", "typescript", "typescriptreact", "c", "cpp",
                     "csharp", "go", "rust", "kotlin", "scala", "swift", "php", "dart"})  # fmt: skip
+# LSP language ids by file suffix, for callers that have a path but no editor to say it.
+SUFFIXES = {".py": "python", ".java": "java", ".js": "javascript", ".jsx": "javascriptreact",
+            ".ts": "typescript", ".tsx": "typescriptreact", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp",
+            ".hpp": "cpp", ".cs": "csharp", ".go": "go", ".rs": "rust", ".kt": "kotlin", ".scala": "scala",
+            ".swift": "swift", ".php": "php", ".dart": "dart"}  # fmt: skip
 # After these the line needs more code, so a comment cannot come next (`import  # ----`).
 _NEEDS_OPERAND = ("import", "from", "return", "yield", "raise", "assert", "in", "not", "and", "or", "is",
                   "if", "elif", "while", "for", "with", "as", "await", "new", "const", "let", "var",
@@ -30,7 +35,7 @@ _OPERATOR_ENDS = "=+-*/%<>&|^~!,.([{"
 
 def breaks_line(language_id: str, situation: Situation, text: str) -> bool:
     """Whether showing `text` at the cursor leaves the line (or block) broken."""
-    if _comment_where_code_is_needed(situation.left, text):
+    if _comment_where_code_is_needed(situation.left, text) or _glued(text, situation.right):
         return True
     if language_id == "python":
         return _python_breaks(situation, text)
@@ -45,6 +50,15 @@ def _comment_where_code_is_needed(left: str, text: str) -> bool:
         return False
     last_word = code.split()[-1]
     return last_word in _NEEDS_OPERAND or code[-1] in _OPERATOR_ENDS
+
+
+def _glued(text: str, right: str) -> bool:
+    """A suggestion whose last word runs into the word right of the cursor (`1.0` + `max(`)."""
+    return bool(text and right) and _word(text[-1]) and _word(right[0])
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _python_breaks(situation: Situation, text: str) -> bool:

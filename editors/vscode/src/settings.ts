@@ -16,6 +16,9 @@ export interface ServerSettings {
   crossFile: boolean;
   crossFileTokens: number;
   stats: boolean;
+  minTokenProb: number;
+  stopRepetition: boolean;
+  syntaxCheck: boolean;
 }
 
 /** How to start the server process. */
@@ -41,6 +44,9 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   crossFile: true,
   crossFileTokens: 256,
   stats: false,
+  minTokenProb: 0,
+  stopRepetition: true,
+  syntaxCheck: true,
 });
 
 export const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d+)$/;
@@ -57,6 +63,12 @@ function str(value: unknown, fallback: string, allowed?: (v: string) => boolean)
 function int(value: unknown, fallback: number, min: number): number {
   if (typeof value !== "number" || !Number.isFinite(value)) return fallback;
   return Math.max(min, Math.round(value));
+}
+
+/** A probability: a finite number in 0..1, else the fallback. */
+function prob(value: unknown, fallback: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) return fallback;
+  return value;
 }
 
 function strings(value: unknown): string[] {
@@ -110,6 +122,10 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
     crossFile: typeof get("crossFile") === "boolean" ? (get("crossFile") as boolean) : DEFAULTS.crossFile,
     crossFileTokens: int(get("crossFileTokens"), DEFAULTS.crossFileTokens, 0),
     stats: typeof get("stats") === "boolean" ? (get("stats") as boolean) : DEFAULTS.stats,
+    minTokenProb: prob(get("minTokenProb"), DEFAULTS.minTokenProb),
+    stopRepetition:
+      typeof get("stopRepetition") === "boolean" ? (get("stopRepetition") as boolean) : DEFAULTS.stopRepetition,
+    syntaxCheck: typeof get("syntaxCheck") === "boolean" ? (get("syntaxCheck") as boolean) : DEFAULTS.syntaxCheck,
   };
   // An empty model means "the server's packaged model": leave the key out so the server keeps it.
   const model = str(get("model"), "");

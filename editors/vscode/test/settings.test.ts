@@ -47,6 +47,9 @@ describe("toServerSettings", () => {
         crossFile: false,
         crossFileTokens: 128,
         stats: true,
+        minTokenProb: 0.05,
+        stopRepetition: false,
+        syntaxCheck: false,
       }),
     );
     assert.deepEqual(s, {
@@ -63,6 +66,9 @@ describe("toServerSettings", () => {
       crossFile: false,
       crossFileTokens: 128,
       stats: true,
+      minTokenProb: 0.05,
+      stopRepetition: false,
+      syntaxCheck: false,
     });
   });
 
@@ -77,6 +83,10 @@ describe("toServerSettings", () => {
         temperature: -1,
         enabled: "yes",
         crossFileTokens: 12.6,
+        stats: "on",
+        minTokenProb: 1.5,
+        stopRepetition: "no",
+        syntaxCheck: 0,
         model: "",
       }),
     );
@@ -88,7 +98,15 @@ describe("toServerSettings", () => {
     assert.equal(s.temperature, 0);
     assert.equal(s.enabled, true);
     assert.equal(s.crossFileTokens, 13);
+    assert.equal(s.stats, false);
+    assert.equal(s.minTokenProb, 0);
+    assert.equal(s.stopRepetition, true);
+    assert.equal(s.syntaxCheck, true);
     assert.equal(s.model, undefined);
+    for (const bad of [-0.1, 1.01, Number.NaN, "0.5", null]) {
+      assert.equal(toServerSettings(getter({ minTokenProb: bad })).minTokenProb, DEFAULTS.minTokenProb, String(bad));
+    }
+    assert.equal(toServerSettings(getter({ minTokenProb: 1 })).minTokenProb, 1);
   });
 
   it("expands ~ in a model directory", () => {

@@ -22,6 +22,9 @@ local SERVER_KEYS = {
   crossFile = "boolean",
   crossFileTokens = "number",
   stats = "boolean",
+  minTokenProb = "number",
+  stopRepetition = "boolean",
+  syntaxCheck = "boolean",
   -- server extensions (docs/protocol.md)
   cache = "boolean",
   prefixCacheMb = "number",
