@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -26,6 +29,9 @@ _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 _IGNORED_KEYS = {"transformer.bias", "transformer.masked_bias"}
 
 StateDict = dict[str, torch.Tensor]
+# torch's refusal of a global under weights_only: several lines advising an unsafe retry.
+_WEIGHTS_ONLY_REFUSAL = "Weights only load failed"
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 def resolve_model_dir(name_or_path: str | os.PathLike[str], revision: str | None = None) -> Path:
@@ -87,30 +93,75 @@ def _read_sharded(index: Path, reader) -> StateDict:  # type: ignore[no-untyped-
 
 
 def _read_safetensors(path: Path) -> StateDict:
+    return _floating_tensors(path, read_safetensors(path))
+
+
+def _read_bin(path: Path) -> StateDict:
+    data = read_torch_file(path)
+    if not isinstance(data, dict):
+        raise LoadError(f"{path}: expected a state dict, found {type(data).__name__}")
+    return _floating_tensors(path, data)
+
+
+def read_safetensors(path: Path) -> StateDict:
+    """The tensors of a safetensors file (a format that holds data only), or one-line LoadError."""
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise LoadError(f"{path}: corrupt or unreadable safetensors file ({exc})") from None
 
 
-def _read_bin(path: Path) -> StateDict:
-    # weights_only: a pickle from the internet must not be able to run code.
+def read_torch_file(path: Path, allowed: Iterable[Any] = ()) -> Any:
+    """`torch.load` that cannot run code: only tensors, plain values and the `allowed` globals.
+
+    A pickle may name any function to call while it is read; weights_only refuses all but a
+    fixed list, so a planted file fails here instead of running. The refusal is one line.
+    """
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle raises many types; the file is unusable either way
+        with torch.serialization.safe_globals(list(allowed)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if _WEIGHTS_ONLY_REFUSAL in str(exc):
+            found = _REFUSED_GLOBAL.search(str(exc))
+            what = found.group(1) if found else "a pickled object"
+            raise LoadError(
+                f"{path}: corrupt or unsafe PyTorch file: it holds {what}, not only tensors and plain "
+                "values; refused, since loading it could run code"
+            ) from None
         raise LoadError(f"{path}: corrupt or unsafe PyTorch file ({exc})") from None
-    if not isinstance(data, dict):
-        raise LoadError(f"{path}: expected a state dict, found {type(data).__name__}")
-    return data
+    except FileNotFoundError:
+        raise LoadError(f"{path}: missing") from None
+    except Exception as exc:  # zip, pickle and storage errors come in many types; the file is unusable
+        raise LoadError(f"{path}: corrupt or unsafe PyTorch file ({exc})") from None
+
+
+def _floating_tensors(path: Path, tensors: dict[str, Any]) -> StateDict:
+    """Refuse values that are not floating-point tensors, naming the first one (not a dump later)."""
+    for key, value in tensors.items():
+        if _ignored(key):  # old causal-mask buffers may be bool or uint8; they are dropped anyway
+            continue
+        if not isinstance(value, torch.Tensor):
+            raise LoadError(f"{path}: {key} is a {type(value).__name__}, not a tensor")
+        if not value.is_floating_point():
+            raise LoadError(
+                f"{path}: tensor {key} has dtype {str(value.dtype).removeprefix('torch.')}; "
+                "weights must be floating point (float32, float16 or bfloat16)"
+            )
+    return tensors
+
+
+def _ignored(key: str) -> bool:
+    key = key if key.startswith(("transformer.", "lm_head.")) else f"transformer.{key}"
+    return key in _IGNORED_KEYS or key.endswith(_IGNORED_SUFFIXES)
 
 
 def to_bigcode_layout(tensors: StateDict, config: ModelConfig) -> StateDict:
     """Rename and convert any supported layout to transformers' gpt_bigcode names."""
     out: StateDict = {}
     for key, value in tensors.items():
-        key = key if key.startswith(("transformer.", "lm_head.")) else f"transformer.{key}"
-        if key in _IGNORED_KEYS or key.endswith(_IGNORED_SUFFIXES):
+        if _ignored(key):
             continue
+        key = key if key.startswith(("transformer.", "lm_head.")) else f"transformer.{key}"
         out[key] = value
     if config.layout == "santacoder":
         out = _convert_santacoder(out, config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,13 @@ def load_config(path: Path) -> ModelConfig:
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> ModelConfig:
+    """Every field is checked here: a wrong type must not surface later as a traceback."""
     model_type = raw.get("model_type")
     architectures = raw.get("architectures") or []
+    if not isinstance(architectures, list):
+        raise LoadError(f"{source}: field 'architectures' must be a list of names, got {architectures!r}")
     if model_type == "gpt_bigcode":
-        layout, multi_query = "gpt_bigcode", bool(raw.get("multi_query", True))
+        layout, multi_query = "gpt_bigcode", _bool(raw, "multi_query", True, source)
     elif model_type == "gpt2" and "GPT2LMHeadCustomModel" in architectures:
         head_type = raw.get("attention_head_type", "multihead")
         if head_type not in ("multiquery", "multihead"):
@@ -91,7 +95,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> ModelConfig
     if n_embd % n_head:
         raise LoadError(f"{source}: n_embd {n_embd} is not divisible by n_head {n_head}")
     activation = raw.get("activation_function", "gelu_pytorch_tanh")
-    if activation not in _ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in _ACTIVATIONS:
         raise LoadError(f"{source}: unsupported activation_function {activation!r}")
     return ModelConfig(
         vocab_size=_int(raw, "vocab_size", source),
@@ -99,23 +103,44 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> ModelConfig
         n_embd=n_embd,
         n_layer=_int(raw, "n_layer", source),
         n_head=n_head,
-        n_inner=raw.get("n_inner") or 4 * n_embd,
+        n_inner=4 * n_embd if raw.get("n_inner") is None else _int(raw, "n_inner", source),
         multi_query=multi_query,
-        layer_norm_epsilon=float(raw.get("layer_norm_epsilon", 1e-5)),
+        layer_norm_epsilon=_epsilon(raw, source),
         activation_function=activation,
-        scale_attn_weights=bool(raw.get("scale_attn_weights", True)),
+        scale_attn_weights=_bool(raw, "scale_attn_weights", True, source),
         layout=layout,
-        bos_token_id=raw.get("bos_token_id"),
-        eos_token_id=_first(raw.get("eos_token_id")),
+        bos_token_id=_token_id(raw, "bos_token_id", source),
+        eos_token_id=_token_id(raw, "eos_token_id", source),
     )
 
 
 def _int(raw: dict[str, Any], key: str, source: str) -> int:
     value = raw.get(key)
-    if not isinstance(value, int) or value <= 0:
+    # bool is an int subclass; `true` in a config is a mistake, not 1.
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise LoadError(f"{source}: field {key!r} must be a positive integer, got {value!r}")
     return value
 
 
-def _first(value: int | list[int] | None) -> int | None:
-    return value[0] if isinstance(value, list) and value else value  # type: ignore[return-value]
+def _epsilon(raw: dict[str, Any], source: str) -> float:
+    value = raw.get("layer_norm_epsilon", 1e-5)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < math.inf:
+        raise LoadError(f"{source}: field 'layer_norm_epsilon' must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _bool(raw: dict[str, Any], key: str, default: bool, source: str) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise LoadError(f"{source}: field {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def _token_id(raw: dict[str, Any], key: str, source: str) -> int | None:
+    """A token id, or the first of a list of them (transformers allows several EOS ids)."""
+    value = raw.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise LoadError(f"{source}: field {key!r} must be a token id (an integer >= 0), got {raw.get(key)!r}")

@@ -366,18 +366,21 @@ class Arm:
     options: dict[str, Any]
     tallies: dict[str, Tally] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    per_region: list[tuple[int, int]] = field(default_factory=list)  # (chars, keystrokes), in region order
+    program: list[str] | None = None  # another server than this santa-lsp (a baseline)
 
 
 async def run(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> None:
-    program = shlex.split(args.server_command) if args.server_command else None
-    command = server_command(args.model, args.dtype, program=program)
-    clients = [await start_server(command, arm.options) for arm in arms]
+    clients = [await start_server(server_command(args.model, args.dtype, program=arm.program), arm.options)
+               for arm in arms]  # fmt: skip
     rng = random.Random(args.seed) if args.realtime else None
     try:
         for n, region in enumerate(regions, 1):
             for arm, client in zip(arms, clients, strict=True):
-                tally = arm.tallies.setdefault(region.language, Tally())
+                tally = Tally()
                 await Typist(client, region, tally, rng).run()
+                arm.tallies.setdefault(region.language, Tally()).add(tally)
+                arm.per_region.append((tally.chars, tally.keystrokes))
             if n % 10 == 0 or n == len(regions):
                 print(f"  {n}/{len(regions)} regions typed", file=sys.stderr, flush=True)
     finally:
@@ -392,14 +395,37 @@ def results(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) ->
         for tally in arm.tallies.values():
             overall.add(tally)
         languages = {language: tally.summary() for language, tally in sorted(arm.tallies.items())}
-        out.append({"label": arm.label, "options": arm.options, "overall": overall.summary(),
+        summary = {**overall.summary(), "keystrokes_saved_ci95": saved_interval([arm.per_region])}
+        out.append({"label": arm.label, "options": arm.options, "overall": summary,
                     "languages": languages, "server_metrics": arm.metrics})  # fmt: skip
+        if arm is not arms[0]:
+            difference = _saved(arm.per_region) - _saved(arms[0].per_region)
+            out[-1]["saved_vs_first"] = {"difference": difference,
+                                         "ci95": saved_interval([arm.per_region, arms[0].per_region])}  # fmt: skip
     kinds = {kind: sum(r.kind == kind for r in regions) for kind in KINDS}
     return {
         "mode": "realtime" if args.realtime else "quality", "model": args.model, "dtype": args.dtype,
         "split": args.split, "files": len({r.name for r in regions}), "regions": len(regions),
         "region_kinds": kinds, "seed": args.seed, "arms": out,
     }  # fmt: skip
+
+
+def _saved(pairs: Sequence[tuple[int, int]]) -> float:
+    return 1 - sum(k for _, k in pairs) / max(1, sum(c for c, _ in pairs))
+
+
+def saved_interval(arms: Sequence[Sequence[tuple[int, int]]], rounds: int = 2000) -> list[float]:
+    """95% bootstrap interval over regions: of keystrokes saved for one arm, or of the
+    difference between two arms typed on the same regions (resampled together, paired)."""
+    rng = random.Random(0)
+    n = len(arms[0])
+    values = []
+    for _ in range(rounds):
+        picks = [rng.randrange(n) for _ in range(n)]
+        saved = [_saved([pairs[i] for i in picks]) for pairs in arms]
+        values.append(saved[0] - saved[1] if len(saved) == 2 else saved[0])
+    values.sort()
+    return [values[int(0.025 * rounds)], values[int(0.975 * rounds) - 1]]
 
 
 def table(result: dict[str, Any]) -> str:
@@ -417,7 +443,16 @@ def table(result: dict[str, Any]) -> str:
                 f"{s['accepted_full']:>8} {s['accepted_partial']:>7} {s['shown_not_accepted_rate']:>8.1%} "
                 f"{junk:>10} {s['late']:>5} {_ms(s['p50_ms']):>7} {_ms(s['p95_ms']):>7}"
             )
-    return "\n".join(rows)
+    return "\n".join(rows + [_interval_row(arm, result["arms"][0]["label"]) for arm in result["arms"]])
+
+
+def _interval_row(arm: dict[str, Any], first: str) -> str:
+    lo, hi = arm["overall"]["keystrokes_saved_ci95"]
+    row = f"{arm['label'][:32]:<32} saved {arm['overall']['keystrokes_saved']:.1%} (95% CI {lo:.1%} .. {hi:.1%})"
+    if "saved_vs_first" in arm:
+        difference, (low, high) = arm["saved_vs_first"]["difference"], arm["saved_vs_first"]["ci95"]
+        row += f"; vs {first[:32]}: {100 * difference:+.1f} points (95% CI {100 * low:+.1f} .. {100 * high:+.1f})"
+    return row
 
 
 def _ms(value: float | None) -> str:
@@ -448,12 +483,18 @@ def main(argv: Sequence[str]) -> int:
         "--settings", action="append", default=[], metavar="JSON",
         help="server settings of one arm, e.g. '{\"minTokenProb\": 0.1}'; repeat to compare arms on the same regions",
     )  # fmt: skip
-    parser.add_argument("--server-command", help="the server to start instead of this santa-lsp (shell words)")
+    parser.add_argument(
+        "--baseline-command", metavar="CMD",
+        help="also run this server (shell words, e.g. an older checkout's `python -m santa_lsp.cli`) with its "
+        "default settings, as the first arm: the arm every other is compared with",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     args.split = args.split or ("all" if args.paths else "report")
     try:
         arms = parse_arms(args.settings)
+        if args.baseline_command:
+            arms.insert(0, Arm("baseline", {}, program=shlex.split(args.baseline_command)))
     except ValueError as exc:
         parser.error(str(exc))
     files = heldout_files(args.paths or [str(HELDOUT)], args.split)

@@ -58,7 +58,7 @@ def serve(argv: Sequence[str]) -> int:
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()
-    return 0
+    return server.exit_code
 
 
 def setup_logging(level: str) -> None:

@@ -54,7 +54,7 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     from santa_lsp.worker import Worker
 
     worker = Worker()
-    host = ModelHost(worker, lambda state: None)
+    host = ModelHost(worker, lambda state: None, log_errors=False)  # the one report is printed here
     await host.load(settings)
     if not host.ready:
         print(f"santa-lsp: {host.state.message}", file=sys.stderr)

@@ -78,7 +78,9 @@ class Completer:
         self.cancel(doc.uri)  # latest wins: whatever ran for this document is stale now
         line = strip_end(doc.lines[cursor.line])
         left, right = line[: cursor.column], line[cursor.column :]
-        if settings.cache and (hit := self.typed_ahead.lookup(doc.uri, cursor.line, left, right)):
+        if settings.cache and (
+            hit := self.typed_ahead.lookup(doc.uri, cursor.line, left, right, settings.minTokenProb)
+        ):
             self.metrics.typedAheadHits += 1
             return hit
         engine = self.host.engine
@@ -99,7 +101,8 @@ class Completer:
             completion, doc.language_id, prompt, settings,
         )  # fmt: skip
         if suggestion is not None:
-            self.typed_ahead.remember(doc.uri, Shown(cursor.line, left, right, suggestion))
+            confidence = tuple(completion.token_logprobs), tuple(completion.token_ends)
+            self.typed_ahead.remember(doc.uri, Shown(cursor.line, left, right, suggestion, *confidence))
         return suggestion
 
     async def _generate(

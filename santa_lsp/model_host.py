@@ -29,9 +29,12 @@ class State:
 
 
 class ModelHost:
-    def __init__(self, worker: Worker, on_state: Callable[[State], None]) -> None:
+    def __init__(self, worker: Worker, on_state: Callable[[State], None], *, log_errors: bool = True) -> None:
         self._worker = worker
         self._on_state = on_state
+        # False when the caller reports the error state itself (`santa-lsp complete` prints it):
+        # logging it as well would show the same line twice on the same terminal.
+        self._log_errors = log_errors
         self._loads = 0  # only the latest load's outcome counts
         self.engine: model.Engine | None = None
         self.state = State("loading", "")
@@ -63,7 +66,10 @@ class ModelHost:
 
     def _set(self, state: State) -> None:
         self.state = state
-        (log.error if state.state == "error" else log.info)("model %s: %s", state.state, state.message)
+        if state.state != "error":
+            log.info("model %s: %s", state.state, state.message)
+        elif self._log_errors:
+            log.error("model %s: %s", state.state, state.message)
         self._on_state(state)
 
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from santa_lsp.situation import OPENING, PAIRS, Situation, bracket_chars, indent_width
 
+# Accepting a suggestion is one keystroke: one of a single character saves nothing.
+MIN_CHARS = 2
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -110,7 +113,11 @@ def finish(
     text = cut_repeated_lines(text, situation)
     text = cut_unbalanced(text, situation.open_brackets).rstrip()
     suggestion = merge_right(text, situation.right)
-    if not suggestion.text.strip() or suggestion.text.strip() == situation.right.strip():
+    if (
+        len(suggestion.text) < MIN_CHARS
+        or not suggestion.text.strip()
+        or suggestion.text.strip() == situation.right.strip()
+    ):
         return None
     return suggestion
 
@@ -129,9 +136,9 @@ def confident_part(
     """
     if min_prob <= 0 or not logprobs:
         return suggestion
-    floor = math.log(min_prob)
-    if logprobs[0] < floor:
+    if not sure_at(logprobs, ends, 0, min_prob):
         return None
+    floor = math.log(min_prob)
     text = suggestion.text
     first_break = text.find("\n")
     if first_break < 0:
@@ -143,3 +150,10 @@ def confident_part(
             # The line that holds the token's last character goes, with all after it.
             return Suggestion(text[: text.rfind("\n", 0, end)].rstrip(), 0)
     return suggestion
+
+
+def sure_at(logprobs: Sequence[float], ends: Sequence[int], offset: int, min_prob: float) -> bool:
+    """Whether the model gave at least `min_prob` to the token that holds character `offset`
+    of its text (the start of a suggestion, or of its rest once the user typed part of it)."""
+    token = next((i for i, end in enumerate(ends) if end > offset), None)
+    return min_prob <= 0 or token is None or logprobs[token] >= math.log(min_prob)

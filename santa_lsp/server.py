@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.capabilities import ServerCapabilitiesBuilder
 from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 import santa_lsp
+from santa_lsp import rpc
 from santa_lsp.completer import Completer
 from santa_lsp.documents import Document, PositionError, strip_end, to_units
 from santa_lsp.model_host import ModelHost, State
@@ -32,6 +36,8 @@ PROGRESS_CREATE_TIMEOUT_S = 2.0
 
 
 class SantaServer(LanguageServer):
+    protocol: SantaProtocol
+
     def __init__(self, settings: Settings) -> None:
         super().__init__("santa-lsp", santa_lsp.__version__, protocol_cls=SantaProtocol)
         self.settings = settings
@@ -65,7 +71,7 @@ class SantaServer(LanguageServer):
                 try:
                     doc.edit((start.line, start.character), (end.line, end.character), change.text)
                 except PositionError as exc:
-                    log.error("didChange for %s: %s; the change is ignored", doc.uri, exc)
+                    log.warning("didChange for %s: %s; the change is ignored", doc.uri, exc)
             else:
                 doc.replace_all(change.text)
 
@@ -130,8 +136,7 @@ class SantaServer(LanguageServer):
             return None
         try:
             line, column = doc.index(position.line, position.character)
-        except PositionError as exc:
-            log.warning("completion at an invalid position: %s", exc)
+        except PositionError as exc:  # logged where the refusal is answered (santa_lsp/rpc.py)
             raise JsonRpcInvalidParams(message=f"position outside the document: {exc}") from None
         return doc, Cursor(line, column)
 
@@ -171,11 +176,32 @@ class SantaServer(LanguageServer):
         return types.Command(title="Accept", command=ACCEPTED, arguments=[item_id])
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        if isinstance(error, ValueError) and source is JsonRpcException:  # json.loads failed
-            log.error("unreadable message: %s", error)
-            self.protocol.parse_error(str(error))
-        elif source is not FeatureRequestError:  # a request's error already went back to it
+        if source is not FeatureRequestError:  # a request's error already went back to it
             log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+    # --- transport: santa_lsp/rpc.py reads the stream, where pygls' own reader loses its place -----------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        self._serve(rpc.serve_stdio(self.protocol, stdin or sys.stdin.buffer))
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self._serve(rpc.serve_tcp(self.protocol, host, port))
+
+    def _serve(self, loop: Coroutine[Any, Any, None]) -> None:
+        try:
+            asyncio.run(loop)
+        except BrokenPipeError:
+            log.error("the client is gone: stopping")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.shutdown()
+
+    @property
+    def exit_code(self) -> int:
+        """What the process ends with: 1 after `exit` without `shutdown` (LSP), else 0."""
+        return self.protocol.exit_code or 0
 
     def shutdown(self) -> None:
         self.completer.cancel_all()

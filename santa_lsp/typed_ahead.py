@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from santa_lsp.postprocess import Suggestion
+from santa_lsp.postprocess import MIN_CHARS, Suggestion, sure_at
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,10 @@ class Shown:
     left: str
     right: str
     suggestion: Suggestion
+    # The model's log-probability of each token of the suggestion, and where each ends in it:
+    # the rest is shown only if the model was sure of the token it starts in.
+    logprobs: tuple[float, ...] = ()
+    ends: tuple[int, ...] = ()
 
 
 class TypedAhead:
@@ -31,14 +35,17 @@ class TypedAhead:
     def forget(self, uri: str) -> None:
         self._shown.pop(uri, None)
 
-    def lookup(self, uri: str, line: int, left: str, right: str) -> Suggestion | None:
-        """The rest of the last suggestion if everything typed since then is its beginning."""
+    def lookup(self, uri: str, line: int, left: str, right: str, min_prob: float = 0.0) -> Suggestion | None:
+        """The rest of the last suggestion if everything typed since then is its beginning (and
+        the model gave the token where the rest starts at least `min_prob`)."""
         shown = self._shown.get(uri)
         if shown is None or shown.line != line or shown.right != right or not left.startswith(shown.left):
             return None
         typed = left[len(shown.left) :]
         text = shown.suggestion.text
         rest = text[len(typed) :]
-        if not text.startswith(typed) or rest.strip() in ("", right.strip()):
+        if not text.startswith(typed) or len(rest) < MIN_CHARS or rest.strip() in ("", right.strip()):
             return None  # used up, or all that is left is what is already right of the cursor
+        if not sure_at(shown.logprobs, shown.ends, len(typed), min_prob):
+            return None
         return Suggestion(rest, shown.suggestion.replace)

@@ -114,6 +114,17 @@ def test_realtime_counts_a_suggestion_only_if_it_came_before_the_next_keystroke(
     assert late.shown == 0 and late.late == late.requests == 34 and late.keystrokes == 34
 
 
+def test_saved_intervals_are_bootstrapped_over_regions_and_paired_between_arms() -> None:
+    rng = random.Random(1)
+    base = [(40, rng.randint(20, 40)) for _ in range(200)]
+    better = [(chars, keystrokes - 2) for chars, keystrokes in base]  # two keystrokes fewer in every region
+    lo, hi = bench_quality.saved_interval([base])
+    assert lo < bench_quality._saved(base) < hi
+    low, high = bench_quality.saved_interval([better, base])
+    assert low == pytest.approx(0.05) and high == pytest.approx(0.05)  # 2 of 40 everywhere: no spread
+    assert bench_quality.saved_interval([base, base]) == [0.0, 0.0]
+
+
 def test_accept_word_cuts_back_to_a_word_boundary() -> None:
     assert accepted_length("foo.bar(x)", "foo.bar(x)\n") == 10
     assert accepted_length("foo.barrel", "foo.bar(x)") == 4  # "foo." : "bar" is not finished
@@ -180,6 +191,12 @@ def test_quality_run_with_the_shipped_model_through_the_real_server(
         assert arm["server_metrics"]["requests"] == overall["requests"]
         assert overall["shown"] >= overall["accepted_full"] + overall["accepted_partial"]
     assert default["overall"]["chars"] == strict["overall"]["chars"]  # the same regions for both arms
+    lo, hi = default["overall"]["keystrokes_saved_ci95"]
+    assert lo <= default["overall"]["keystrokes_saved"] <= hi
+    versus = strict["saved_vs_first"]
+    assert versus["difference"] == pytest.approx(
+        strict["overall"]["keystrokes_saved"] - default["overall"]["keystrokes_saved"]
+    )
     # The shipped model is sure of few tokens: a 0.99 floor cuts or drops most suggestions.
     assert strict["server_metrics"]["unsureDropped"] > 0
     assert strict["overall"]["shown"] < default["overall"]["shown"]

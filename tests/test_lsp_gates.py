@@ -18,6 +18,7 @@ from santa_lsp.postprocess import Suggestion, confident_part, finish
 from santa_lsp.settings import Settings
 from santa_lsp.situation import Situation
 from santa_lsp.syntax import breaks_line
+from santa_lsp.typed_ahead import Shown, TypedAhead
 from tests import test_lsp_support as support
 from tests.test_lsp_support import URI, inline, metrics, open_doc, start
 from tests.tiny import make_model
@@ -115,6 +116,22 @@ def test_the_confidence_gate_drops_an_unsure_start_and_cuts_unsure_later_lines()
         assert confident_part(block, logprobs, ends, 0.1) == Suggestion("for x in xs:\n    total += x", 0)
     on_first_line = [math.log(0.05) if i == 4 else p for i, p in enumerate(sure)]
     assert confident_part(block, on_first_line, ends, 0.1) == block
+
+
+def test_a_suggestion_that_cannot_save_a_keystroke_is_not_shown() -> None:
+    assert finish(")", situation("    f(x", brackets="("), (), [], "eos") is None  # accepting it costs what typing does
+    assert finish("x)", situation("    f(", brackets="("), (), [], "eos") == Suggestion("x)", 0)
+
+
+def test_typed_ahead_shows_the_rest_only_if_the_model_was_sure_where_it_starts() -> None:
+    suggestion = Suggestion("total = price * qty", 0)
+    logprobs = tuple(math.log(p) for p in (0.9, 0.8, 0.5, 0.05, 0.9))
+    cache = TypedAhead()
+    cache.remember(URI, Shown(1, "    ", "", suggestion, logprobs, (5, 7, 13, 15, 19)))
+    assert cache.lookup(URI, 1, "    total", "", min_prob=0.3) == Suggestion(" = price * qty", 0)
+    assert cache.lookup(URI, 1, "    total = price", "", min_prob=0.3) is None  # " *" had 5%
+    assert cache.lookup(URI, 1, "    total = price", "", min_prob=0.0) == Suggestion(" * qty", 0)
+    assert cache.lookup(URI, 1, "    total = price * qt", "", min_prob=0.0) is None  # one character left
 
 
 # --- syntax --------------------------------------------------------------------------------------

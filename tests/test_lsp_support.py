@@ -219,3 +219,9 @@ class RawServer:
         if self.process.returncode is None:
             self.process.kill()
         return await self.process.wait()
+
+
+async def drain(stream: asyncio.StreamReader, into: list[bytes]) -> None:
+    """Keep reading a server's stderr: once a full pipe blocks the server, its next log line never comes out."""
+    while chunk := await stream.read(1 << 16):
+        into.append(chunk)

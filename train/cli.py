@@ -32,11 +32,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command(f"santa-train {args.command}", args)
+
+
+def run_command(prog: str, args: argparse.Namespace) -> int:
+    """Call the subcommand; a user's mistake ends as one line on stderr and exit status 2.
+
+    These are errors the user fixes (a wrong path, an output that already holds a run, a model
+    that cannot be loaded): a traceback would only hide the one line that says what to do.
+    """
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"santa-train {args.command}: error: {err}", file=sys.stderr)
+    except Exception as err:
+        if not isinstance(err, _user_errors()):
+            raise
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    # model.LoadError is looked up, not imported: importing model loads torch, which the light
+    # subcommands never need; and if model was never imported, no LoadError can have been raised.
+    errors = sys.modules.get("model.errors")
+    return (ValueError, OSError) + ((errors.LoadError,) if errors else ())
 
 
 if __name__ == "__main__":

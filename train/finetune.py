@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from train.cli import run_command
 from train.recipe import Recipe, recipe_from_dict
 
 # Fine-tuning defaults: a lower peak LR than pretraining (the base model is already good),
@@ -98,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from train.eval.fim_exact import read_files
     from train.loop import train
 
-    args.output.mkdir(parents=True, exist_ok=True)
     if not args.resume and any((args.output / "run" / "checkpoints").glob("step-*")):
         raise FileExistsError(f"{args.output} holds an earlier fine-tune: pass --resume, or another --output")
-    base_dir = resolve_model_dir(args.base)
+    base_dir = resolve_model_dir(args.base)  # before any work: an unknown base is a one-line error
+    args.output.mkdir(parents=True, exist_ok=True)
     train_path, heldout_path = prepare_data(args, args.output)
     files = read_files([heldout_path])[: args.max_heldout_files]
     recipe = finetune_recipe(args, base_dir, train_path, heldout_path)
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.finetune", description=__doc__.split("\n")[0])
     configure(parser)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return run_command(parser.prog, args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from train.cli import run_command
 from train.recipe import load_recipe, with_overrides
 
 
@@ -29,13 +30,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from model.checkpoint import resolve_model_dir
     from train.loop import train  # torch/accelerate load only when a run starts
 
     recipe = load_recipe(args.config)
     overrides = {k: v for k, v in (("output", args.output), ("steps", args.steps)) if v is not None}
     if overrides:
         recipe = with_overrides(recipe, train=overrides)
-    result = train(recipe, resume=args.resume, base=args.init, progress=not args.no_progress)
+    # Resolved first: an unknown --init is then reported as such, not as a missing tokenizer.json.
+    base = resolve_model_dir(args.init) if args.init is not None else None
+    result = train(recipe, resume=args.resume, base=base, progress=not args.no_progress)
     last = result.log[-1] if result.log else {}
     summary = {"output": str(result.output), "export": str(result.export), "steps": result.steps, **last}
     print(json.dumps(summary, indent=2))
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.pretrain", description=__doc__)
     configure(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(parser.prog, args)
 
 
 if __name__ == "__main__":

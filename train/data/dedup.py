@@ -29,6 +29,7 @@ from datatrove.utils.hashing import HashConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from train.data.config import DedupConfig
+from train.data.steps import Dropping
 
 _TOKEN_SPLIT = re.compile(r"[^A-Za-z_0-9]+")
 _EXACT_RECORD = struct.Struct("<QI")  # content hash, position of the document in its shard
@@ -157,7 +158,7 @@ class ExactDuplicateFinder(PipelineStep):
         return None  # a sink, like datatrove's own MinHash clustering step
 
 
-class RemovalFilter(PipelineStep):
+class RemovalFilter(Dropping):
     """Drops the documents listed (by position in the shard) in `{rank:06d}.remove`.
 
     The format is datatrove's MinHash removal list, so this serves both dedup flavours.
@@ -174,8 +175,9 @@ class RemovalFilter(PipelineStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         path = Path(self.folder) / f"{rank:06d}.remove"
         removed = set(np.fromfile(path, dtype="<u4").tolist()) if path.exists() else set()
-        for position, doc in enumerate(data):
-            if position in removed:
-                self.stat_update(f"dropped/{self.label}")
-            else:
-                yield doc
+        with self.exclusions() as writer:
+            for position, doc in enumerate(data):
+                if position in removed:
+                    self.drop(doc, self.label, writer, rank)
+                else:
+                    yield doc

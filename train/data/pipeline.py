@@ -4,6 +4,8 @@ Layout of an output directory:
 
     OUTPUT/data/NNNNN.jsonl.gz   final shards: {"content", "lang", "path", "repo", "id", ...}
     OUTPUT/report.json           files/bytes in and out per step and language, time per step
+    OUTPUT/dropped/              every file not in data/, with the reason: <step>/NNNNN.jsonl.gz
+                                 (datatrove exclusion writers) and skipped.jsonl (never read)
     OUTPUT/_work/                plan, intermediate shards, dedup state, per-stage datatrove logs
 
 Every stage is a datatrove executor whose tasks leave a completion marker; rerunning the same
@@ -14,6 +16,7 @@ datatrove's Slurm or Ray executors to run on a cluster.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -39,15 +42,26 @@ from train.data.dedup import (
     minhash_config,
 )
 from train.data.fertility import FertilityFilter
+from train.data.lifetime import DieWithRun, helpers_die_with_this_process
 from train.data.pii import PiiRedactor
 from train.data.report import build_report, format_report, write_report
-from train.data.sources import ShardFileReader, UnitReader, build_plan, load_plan, save_plan
+from train.data.sources import (
+    ShardFileReader,
+    Skipped,
+    UnitReader,
+    build_plan,
+    load_plan,
+    save_plan,
+    save_skipped,
+    skipped_counts,
+)
 from train.data.stars import StarsFilter
-from train.data.steps import Measured
+from train.data.steps import Measured, document_bytes
 
 # Stages whose steps are `Measured`: the report is assembled from their per-task stats.
 REPORTED_STAGES = ("filter", "finalize")
 OUTPUT_FIELDS = ("lang", "path", "repo", "stars", "licenses")
+DROPPED_DIR = "dropped"
 
 
 @dataclass(frozen=True)
@@ -58,9 +72,11 @@ class Stage:
 
 
 class WorkDir:
-    """Paths under OUTPUT/_work, in one place."""
+    """Paths under OUTPUT/_work (and the listing of dropped files), in one place."""
 
     def __init__(self, output: Path):
+        self.dropped = output / DROPPED_DIR
+        self.skipped = self.dropped / "skipped.jsonl"
         self.root = output / "_work"
         self.plan = self.root / "plan.json"
         self.fingerprint = self.root / "fingerprint"
@@ -81,12 +97,35 @@ def output_record(writer: object, doc: Document) -> dict[str, Any]:
     return record
 
 
-def _measured(steps: list[tuple[str, PipelineStep | None]]) -> list[PipelineStep]:
-    return [Measured(label, step) for label, step in steps if step is not None]
+def dropped_record(writer: object, doc: Document) -> dict[str, Any]:
+    """Shape of a line of the dropped-file listings: which file went and why, not its content
+    (which would copy much of the corpus, e.g. every duplicate)."""
+    meta = doc.metadata
+    record = {key: meta.get(key) for key in ("path", "repo", "lang")}
+    return {"id": doc.id, **record, "reason": meta.get("filter_reason"), "bytes": document_bytes(doc)}
+
+
+def exclusion_writer(work: WorkDir, label: str) -> JsonlWriter:
+    folder = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+    return JsonlWriter(str(work.dropped / folder), output_filename="${rank}.jsonl.gz", adapter=dropped_record)
+
+
+def _measured(work: WorkDir, steps: list[tuple[str, PipelineStep | None]]) -> list[PipelineStep]:
+    measured = []
+    for label, step in steps:
+        if step is None:
+            continue
+        # Our filters and datatrove's own BaseFilter take an exclusion writer: give one to each
+        # that has none, so that every dropped file is listed under its step.
+        if getattr(step, "exclusion_writer", False) is None:
+            step.exclusion_writer = exclusion_writer(work, label)
+        measured.append(Measured(label, step))
+    return measured
 
 
 def filter_stage(cfg: DataConfig, work: WorkDir, tasks: int, extra: Sequence[PipelineStep]) -> Stage:
     steps = _measured(
+        work,
         [
             ("read", UnitReader(str(work.plan))),
             ("language", LanguageFilter(cfg.languages)),
@@ -96,7 +135,7 @@ def filter_stage(cfg: DataConfig, work: WorkDir, tasks: int, extra: Sequence[Pip
             ("fertility", FertilityFilter(cfg.fertility) if cfg.fertility.tokenizer_path else None),
             *((f"custom: {step.name}", step) for step in extra),
             ("decontamination", DecontaminationFilter(cfg.decontam) if cfg.decontam.enabled else None),
-        ]
+        ],
     )
     if cfg.dedup.exact:
         steps.append(ExactHashRecorder(str(work.exact_hashes)))
@@ -131,11 +170,12 @@ def finalize_stage(cfg: DataConfig, work: WorkDir, output: Path, tasks: int, sal
     steps: list[PipelineStep] = [
         ShardFileReader(str(work.filtered)),
         *_measured(
+            work,
             [
                 ("exact dedup", exact),
                 ("near dedup", near),
                 ("pii redaction", PiiRedactor(salt) if cfg.pii.enabled else None),
-            ]
+            ],
         ),
         JsonlWriter(str(output / "data"), output_filename="${rank}.jsonl.gz", adapter=output_record),
     ]
@@ -162,7 +202,7 @@ def _read_or_create_salt(work: WorkDir) -> str:
 
 def run_stage(stage: Stage, work: WorkDir, workers: int) -> float:
     executor = LocalPipelineExecutor(
-        stage.steps,
+        [DieWithRun(), *stage.steps],
         tasks=stage.tasks,
         workers=max(1, min(workers, stage.tasks)),
         logging_dir=str(work.logs / stage.name),
@@ -174,7 +214,8 @@ def run_stage(stage: Stage, work: WorkDir, workers: int) -> float:
     )
     started = time.perf_counter()
     if pending:
-        executor.run()
+        with helpers_die_with_this_process():
+            executor.run()
     return time.perf_counter() - started
 
 
@@ -196,9 +237,11 @@ def run_pipeline(
     work = WorkDir(output_path)
     _check_fingerprint(work, cfg.fingerprint(input_paths))
     if not work.plan.exists():
-        units = build_plan(input_paths, cfg.languages, cfg.shard_bytes)
+        skipped: list[Skipped] = []
+        units = build_plan(input_paths, cfg.languages, cfg.shard_bytes, skipped)
         if not units:
             raise ValueError(f"no input files for languages {', '.join(cfg.languages)} in {inputs}")
+        save_skipped(skipped, work.skipped)  # before the plan, whose presence means planning is done
         save_plan(units, work.plan)
     tasks = len(load_plan(work.plan))
     stages = [
@@ -207,7 +250,9 @@ def run_pipeline(
         finalize_stage(cfg, work, output_path, tasks, _read_or_create_salt(work)),
     ]
     stage_seconds = {stage.name: run_stage(stage, work, workers) for stage in stages}
-    report = build_report([work.logs / name for name in REPORTED_STAGES], stage_seconds)
+    report = build_report(
+        [work.logs / name for name in REPORTED_STAGES], stage_seconds, skipped_counts(work.skipped), DROPPED_DIR
+    )
     write_report(report, output_path / "report.json")
     print(format_report(report), flush=True)
     return report

@@ -1,4 +1,5 @@
-"""The run report: files and bytes in/out per step and language, drop reasons, step timings.
+"""The run report: files and bytes in/out per step and language, drop reasons, step timings,
+entries of the input trees skipped while planning, and where the dropped files are listed.
 
 Built from datatrove's per-task stats files (`logs/<stage>/stats/NNNNN.json`), so tasks
 finished by an earlier, interrupted invocation are counted too.
@@ -37,7 +38,14 @@ def _add_task_stats(steps: dict[str, dict[str, Any]], task_stats: list[dict[str,
                 step["seconds"] += _total(value)
 
 
-def build_report(stage_log_dirs: list[Path], stage_seconds: dict[str, float]) -> dict[str, Any]:
+def build_report(
+    stage_log_dirs: list[Path],
+    stage_seconds: dict[str, float],
+    skipped: dict[str, int],
+    dropped_files: str,
+) -> dict[str, Any]:
+    """`skipped`: entries never read, per reason; `dropped_files`: the folder (relative to the
+    output) listing each dropped or skipped file with its reason."""
     steps: dict[str, dict[str, Any]] = {}
     for log_dir in stage_log_dirs:
         for stats_file in sorted((log_dir / "stats").glob("*.json")):
@@ -48,6 +56,8 @@ def build_report(stage_log_dirs: list[Path], stage_seconds: dict[str, float]) ->
     wall = sum(stage_seconds.values())
     return {
         "steps": step_list,
+        "skipped": skipped,
+        "dropped_files": dropped_files,
         "stage_seconds": stage_seconds,
         "total": {
             "bytes_read": read_bytes,
@@ -94,9 +104,12 @@ def format_report(report: dict[str, Any]) -> str:
     for step in report["steps"]:
         lines += _step_rows(step)
     total = report["total"]
+    skipped = ", ".join(f"{reason}={count}" for reason, count in report["skipped"].items())
     stages = ", ".join(f"{name} {sec:.1f}s" for name, sec in report["stage_seconds"].items())
     lines += [
         "-" * len(header),
+        f"skipped while planning (never read): {skipped or 'nothing'}",
+        f"dropped and skipped files, with reasons: {report['dropped_files']}/",
         f"stages (wall, this invocation): {stages}",
         f"overall: {total['bytes_read'] / 1e6:.1f} MB read, {total['bytes_kept'] / 1e6:.1f} MB kept, "
         f"{total['wall_seconds']:.1f} s wall"

@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,8 +25,6 @@ from train.data.languages import EXTENSIONS, canonical, language_of_path
 STACK_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz")
 # Vendored or tool directories that a directory walk should not mistake for the team's code.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
-# Only the head of a file is checked for NUL bytes: enough to spot binaries cheaply.
-BINARY_SNIFF_BYTES = 8192
 
 
 @dataclass
@@ -35,20 +34,49 @@ class WorkUnit:
     files: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Skipped:
+    """An entry of an input tree that is never read (symlink, socket, unreadable folder...)."""
+
+    repo: str
+    path: str
+    reason: str
+
+
 def is_stack_shard(path: Path) -> bool:
     return path.name.endswith(STACK_SUFFIXES)
 
 
-def build_plan(inputs: list[Path], languages: tuple[str, ...], shard_bytes: int) -> list[WorkUnit]:
+def display_name(name: str) -> str:
+    """A file name as valid UTF-8 text: bytes that are not UTF-8 (kept by Python as lone surrogates,
+    which JSON writers refuse) are shown as `\\xNN` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def build_plan(
+    inputs: list[Path], languages: tuple[str, ...], shard_bytes: int, skipped: list[Skipped] | None = None
+) -> list[WorkUnit]:
+    """Work units for the inputs; tree entries that will not be read are appended to `skipped`."""
     units: list[WorkUnit] = []
     for path in inputs:
         if path.is_file() and is_stack_shard(path):
             units.append(WorkUnit("stack", str(path.resolve())))
         elif path.is_dir():
-            units.extend(_units_for_directory(path.resolve(), languages, shard_bytes))
+            units.extend(_units_for_directory(path.resolve(), languages, shard_bytes, skipped))
         else:
             raise FileNotFoundError(f"input {path} is neither a directory nor a Stack shard file")
     return units
+
+
+def save_skipped(skipped: list[Skipped], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(asdict(entry)) + "\n" for entry in skipped))
+
+
+def skipped_counts(path: Path) -> dict[str, int]:
+    """Skipped entries per reason (none for an output planned before skips were listed)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    return dict(sorted(Counter(json.loads(line)["reason"] for line in lines).items()))
 
 
 def save_plan(units: list[WorkUnit], path: Path) -> None:
@@ -60,26 +88,42 @@ def load_plan(path: Path) -> list[WorkUnit]:
     return [WorkUnit(**unit) for unit in json.loads(path.read_text())]
 
 
-def _units_for_directory(root: Path, languages: tuple[str, ...], shard_bytes: int) -> list[WorkUnit]:
-    stack_files = sorted(p for p in root.rglob("*") if p.is_file() and is_stack_shard(p))
-    if stack_files and all(is_stack_shard(p) for p in _visible_files(root)):
-        return [WorkUnit("stack", str(p)) for p in stack_files]
+def _units_for_directory(
+    root: Path, languages: tuple[str, ...], shard_bytes: int, skipped: list[Skipped] | None
+) -> list[WorkUnit]:
+    shards = _stack_shards(root)
+    if shards:
+        return [WorkUnit("stack", str(root / rel)) for rel in shards]
     wanted = tuple(ext for lang in languages for ext in EXTENSIONS[lang])
-    files = [rel for rel in list_tree(root) if rel.lower().endswith(wanted)]
+    files = [rel for rel in list_tree(root, skipped) if rel.lower().endswith(wanted)]
     return _chunk_by_size(root, files, shard_bytes)
 
 
-def _visible_files(root: Path) -> Iterator[Path]:
-    for rel in _walk(root):
-        yield root / rel
+def _stack_shards(root: Path) -> list[str]:
+    """The shards of a folder that holds nothing else, else none. Symlinks count: a Hugging Face
+    cache snapshot of The Stack is a tree of links to its blobs."""
+    names = [rel for rel, problem in _walk(root) if problem is None]
+    if not all(is_stack_shard(Path(rel)) for rel in names):
+        return []
+    return sorted(rel for rel in names if (root / rel).is_file())
 
 
-def list_tree(root: Path) -> list[str]:
-    """Files of a tree, relative to it: tracked files for a git work tree, else a walk."""
+def list_tree(root: Path, skipped: list[Skipped] | None = None) -> list[str]:
+    """Regular files of a tree, relative to it: tracked files for a git work tree, else a walk.
+
+    Everything else met on the way (symlinks, submodules, sockets, unreadable folders) is
+    appended to `skipped` with the reason, so that a report can account for it.
+    """
     tracked = _git_tracked_files(root)
-    candidates = tracked if tracked is not None else list(_walk(root))
-    # Symlinks, submodules and sockets are not source files of this tree.
-    return sorted(rel for rel in candidates if _is_regular(root / rel))
+    found = list(_walk(root)) if tracked is None else [(rel, None) for rel in tracked]
+    files = []
+    for rel, problem in found:
+        problem = problem or _not_regular(root / rel)
+        if problem is None:
+            files.append(rel)
+        elif skipped is not None:
+            skipped.append(Skipped(display_name(root.name), display_name(rel), problem))
+    return sorted(files)
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
@@ -100,18 +144,40 @@ def _git_tracked_files(root: Path) -> list[str] | None:
     return [name for name in listing.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
 
 
-def _walk(root: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS]
-        for name in filenames:
-            yield os.path.relpath(os.path.join(dirpath, name), root)
+def _walk(root: Path) -> Iterator[tuple[str, str | None]]:
+    """(path relative to root, problem) of every non-folder entry, and of folders that cannot be listed.
+
+    A loop over a stack of folders rather than os.walk, which recurses once per level in
+    Python 3.11 and so fails on trees about 1000 levels deep.
+    """
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(root / folder) as listing:
+                entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
+        except OSError:
+            yield folder, "unreadable_folder"
+            continue
+        for name, is_dir in entries:
+            rel = os.path.join(folder, name)
+            if not is_dir:
+                yield rel, None
+            elif not name.startswith(".") and name not in SKIPPED_DIRS:
+                pending.append(rel)
 
 
-def _is_regular(path: Path) -> bool:
+def _not_regular(path: Path) -> str | None:
+    """Why a listed path is not read as a source file; None for a regular file."""
     try:
-        return stat.S_ISREG(path.lstat().st_mode)
+        mode = path.lstat().st_mode
     except OSError:
-        return False
+        return "missing"  # tracked by git but deleted, or gone since it was listed
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "submodule" if stat.S_ISDIR(mode) else "special_file"  # git lists a submodule as one path
 
 
 def _chunk_by_size(root: Path, files: list[str], shard_bytes: int) -> list[WorkUnit]:
@@ -120,7 +186,7 @@ def _chunk_by_size(root: Path, files: list[str], shard_bytes: int) -> list[WorkU
     size = 0
     for rel in files:
         current.append(rel)
-        size += (root / rel).lstat().st_size
+        size += _size(root / rel)
         if size >= shard_bytes:
             units.append(WorkUnit("tree", str(root), current))
             current, size = [], 0
@@ -129,11 +195,20 @@ def _chunk_by_size(root: Path, files: list[str], shard_bytes: int) -> list[WorkU
     return units
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0  # gone since it was listed: the reader reports it as vanished
+
+
 def decode_source(raw: bytes) -> tuple[str, str | None]:
     """Returns (text, problem): problem is "empty", "binary" or "not_utf8" when text is unusable."""
     if not raw:
         return "", "empty"
-    if b"\0" in raw[:BINARY_SNIFF_BYTES]:
+    # The whole file, not just its head: a NUL deep inside would otherwise reach the shards.
+    # `in` on bytes is a memchr, far cheaper than the decode that follows.
+    if b"\0" in raw:
         return "", "binary"
     try:
         return raw.decode("utf-8-sig"), None
@@ -159,23 +234,33 @@ class UnitReader(PipelineStep):
             yield from _read_tree_files(Path(unit.root), unit.files)
 
 
+def _read_file(path: Path) -> tuple[bytes, str | None]:
+    """(content, problem): a file of the plan that cannot be read still yields a document, so the
+    basic filters drop it with a reason instead of it silently missing from the report."""
+    try:
+        return path.read_bytes(), None
+    except FileNotFoundError:
+        return b"", "vanished"
+    except OSError as err:
+        logger.warning(f"cannot read {display_name(str(path))}: {err}")
+        return b"", "unreadable"
+
+
 def _read_tree_files(root: Path, files: list[str]) -> Iterator[Document]:
+    repo = display_name(root.name)
     for rel in files:
-        try:
-            raw = (root / rel).read_bytes()
-        except OSError as err:
-            logger.warning(f"skipping unreadable {root / rel}: {err}")
-            continue
-        text, problem = decode_source(raw)
+        raw, problem = _read_file(root / rel)
+        text, problem = ("", problem) if problem else decode_source(raw)
+        path = display_name(rel)
         metadata: dict[str, object] = {
             "lang": language_of_path(rel) or "unknown",
-            "path": rel,
-            "repo": root.name,
+            "path": path,
+            "repo": repo,
             "raw_bytes": len(raw),
         }
         if problem:
             metadata["problem"] = problem
-        yield Document(text=text, id=f"{root.name}/{rel}", metadata=metadata)
+        yield Document(text=text, id=f"{repo}/{path}", metadata=metadata)
 
 
 def _stack_adapter(self: object, data: dict, path: str, id_in_file: int | str) -> dict:

@@ -4,16 +4,23 @@
 files and bytes that enter and leave it plus the time spent inside it. The counters go through
 datatrove's per-task stats files, which are written atomically with the task's completion
 marker, so a resumed run's report still covers the tasks finished before the interruption.
+
+A step that drops documents names the reason (`dropped/<reason>` counters) and, when the
+pipeline gives it an `exclusion_writer` (datatrove's convention for filters), also writes each
+dropped document there with the reason in `metadata["filter_reason"]`: the report says how
+many files went and why, the exclusion files say which ones.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from time import perf_counter
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.writers.disk_base import DiskWriter
 
 
 def document_bytes(doc: Document) -> int:
@@ -21,8 +28,23 @@ def document_bytes(doc: Document) -> int:
     return len(doc.text.encode("utf-8")) if doc.text else int(doc.metadata.get("raw_bytes", 0))
 
 
-class DocFilter(PipelineStep):
-    """Keeps a document unless `reason` names why it should go; counts drops per reason."""
+class Dropping(PipelineStep):
+    """A step that drops documents: counts them per reason and hands them to its exclusion writer."""
+
+    exclusion_writer: DiskWriter | None = None  # set by the pipeline
+
+    def exclusions(self) -> AbstractContextManager[DiskWriter | None]:
+        return self.exclusion_writer if self.exclusion_writer is not None else nullcontext()
+
+    def drop(self, doc: Document, why: str, writer: DiskWriter | None, rank: int) -> None:
+        self.stat_update(f"dropped/{why}")
+        if writer is not None:
+            doc.metadata["filter_reason"] = why
+            writer.write(doc, rank)
+
+
+class DocFilter(Dropping):
+    """Keeps a document unless `reason` names why it should go."""
 
     type = "🔻 - FILTER"
 
@@ -31,12 +53,13 @@ class DocFilter(PipelineStep):
         """None keeps the document; a short string drops it and names the cause."""
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        for doc in data:
-            why = self.reason(doc)
-            if why is None:
-                yield doc
-            else:
-                self.stat_update(f"dropped/{why}")
+        with self.exclusions() as writer:
+            for doc in data:
+                why = self.reason(doc)
+                if why is None:
+                    yield doc
+                else:
+                    self.drop(doc, why, writer, rank)
 
 
 class Measured(PipelineStep):
