@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 import model
 from santa_lsp.documents import Document, strip_end
 from santa_lsp.model_host import ModelHost
-from santa_lsp.postprocess import Suggestion, block_ended, confident_part, finish
+from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
 from santa_lsp.settings import Settings
-from santa_lsp.syntax import breaks_line
+from santa_lsp.syntax import valid_part
 from santa_lsp.typed_ahead import Shown, TypedAhead
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.worker import Job, Worker
@@ -38,9 +38,9 @@ class Metrics:
     reusedTokens: int = 0
     trimmedPrompts: int = 0  # prompts the engine had to cut: the prompt builder under-counted
     # What the gates took away (docs/protocol.md): generations stopped at a loop, suggestions
-    # dropped as syntactically broken, and suggestions the confidence cut left empty.
+    # cut (or dropped) where they would break the line, and suggestions hidden as unsure.
     repetitionStops: int = 0
-    syntaxDropped: int = 0
+    syntaxCut: int = 0
     unsureDropped: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -152,10 +152,14 @@ class Completer:
             self.metrics.repetitionStops += 1
         if suggestion is None:
             return None
-        if settings.syntaxCheck and breaks_line(language_id, prompt.situation, suggestion.text):
-            log.debug("dropped, it breaks the line: %r", suggestion.text)
-            self.metrics.syntaxDropped += 1
-            return None
+        if settings.syntaxCheck:  # also what makes the part before a loop stand alone
+            text = valid_part(language_id, prompt.situation, suggestion.text)
+            if text != suggestion.text:
+                log.debug("cut to %r: the rest breaks the line: %r", text, suggestion.text)
+                self.metrics.syntaxCut += 1
+                if len(text) < MIN_CHARS:
+                    return None
+                suggestion = Suggestion(text, 0)
         kept = confident_part(suggestion, completion.token_logprobs, completion.token_ends, settings.minTokenProb)
         if kept is None:
             self.metrics.unsureDropped += 1

@@ -105,7 +105,7 @@ def finish(
     """All the rules, in order; None when nothing worth showing is left."""
     # U+FFFD: generation stopped inside a multi-byte character, or the model wrote broken bytes.
     text = cut_at(raw, [*markers, *stops, "\ufffd"])
-    if finish_reason in ("time", "repetition"):  # what came before a loop stands alone if whole lines
+    if finish_reason == "time":
         text = last_full_line(text)
     if not situation.multiline:
         text = first_line(text)

@@ -31,6 +31,7 @@ _NEEDS_OPERAND = ("import", "from", "return", "yield", "raise", "assert", "in", 
                   "if", "elif", "while", "for", "with", "as", "await", "new", "const", "let", "var",
                   "throw", "typeof", "case")  # fmt: skip
 _OPERATOR_ENDS = "=+-*/%<>&|^~!,.([{"
+MAX_CUTS = 24  # word boundaries tried, from the end, before a broken suggestion is given up
 
 
 def breaks_line(language_id: str, situation: Situation, text: str) -> bool:
@@ -42,6 +43,19 @@ def breaks_line(language_id: str, situation: Situation, text: str) -> bool:
     if language_id in C_LIKE:
         return _unterminated_string(situation, text)
     return False
+
+
+def valid_part(language_id: str, situation: Situation, text: str) -> str:
+    """`text`, or its longest beginning that ends at a word boundary and leaves the line unbroken
+    ("" if none does): a suggestion that goes wrong late still gives its good start."""
+    if not breaks_line(language_id, situation, text):
+        return text
+    ends = sorted({i for i in range(1, len(text)) if not (_word(text[i - 1]) and _word(text[i]))}, reverse=True)
+    for end in ends[:MAX_CUTS]:
+        part = text[:end].rstrip()
+        if part.strip() and not breaks_line(language_id, situation, part):
+            return part
+    return ""
 
 
 def _comment_where_code_is_needed(left: str, text: str) -> bool:

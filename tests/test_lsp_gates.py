@@ -17,7 +17,7 @@ from model.repetition import loop_start
 from santa_lsp.postprocess import Suggestion, confident_part, finish
 from santa_lsp.settings import Settings
 from santa_lsp.situation import Situation
-from santa_lsp.syntax import breaks_line
+from santa_lsp.syntax import breaks_line, valid_part
 from santa_lsp.typed_ahead import Shown, TypedAhead
 from tests import test_lsp_support as support
 from tests.test_lsp_support import URI, inline, metrics, open_doc, start
@@ -91,10 +91,20 @@ def test_generation_stops_where_a_loop_begins(tmp_path: Path) -> None:
     assert all(logprob <= 0 for logprob in endless.token_logprobs)
 
 
-def test_what_came_before_a_loop_is_shown_only_as_whole_lines() -> None:
+def test_what_came_before_a_loop_is_shown_only_where_it_stands_alone() -> None:
+    # The engine ends the text where the loop began; the syntax check keeps the part that parses.
     block = situation("", multiline=True)
-    assert finish("x = 1\ny = 2\nz = ", block, (), [], "repetition") == Suggestion("x = 1\ny = 2", 0)
-    assert finish("name, ", situation("    f("), (), [], "repetition") is None
+    before_loop = finish("x = 1\ny = 2\nz = ", block, (), [], "repetition")
+    assert before_loop == Suggestion("x = 1\ny = 2\nz =", 0)
+    assert valid_part("python", block, before_loop.text) == "x = 1\ny = 2\nz"  # `z =` does not parse, `z` does
+    assert valid_part("python", situation("    names = ["), "name,") == "name,"  # an open list: unfinished, fine
+    assert valid_part("python", situation("    x = "), "'") == ""  # nothing stands alone
+
+
+def test_a_broken_suggestion_keeps_its_longest_start_that_parses() -> None:
+    assert valid_part("python", situation("    label = "), "f(x) + 'unfinished") == "f(x)"
+    assert valid_part("python", situation("    maxc = ", "max(r, g, b)"), "1.0") == ""
+    assert valid_part("python", situation("    total = "), "price * qty") == "price * qty"  # unbroken: as is
 
 
 # --- confidence ----------------------------------------------------------------------------------
@@ -178,7 +188,7 @@ async def test_the_server_cuts_what_its_model_is_unsure_of(client: LanguageClien
     assert not (await inline(client, 1, 4)).items
     counts = await metrics(client)
     assert counts["modelCalls"] == 1 and counts["unsureDropped"] == 1
-    assert {"repetitionStops", "syntaxDropped", "trimmedPrompts"} <= set(counts)
+    assert {"repetitionStops", "syntaxCut", "trimmedPrompts"} <= set(counts)
 
 
 @pytest.mark.asyncio
