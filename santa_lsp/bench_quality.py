@@ -485,8 +485,9 @@ def main(argv: Sequence[str]) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--baseline-command", metavar="CMD",
-        help="also run this server (shell words, e.g. an older checkout's `python -m santa_lsp.cli`) with its "
-        "default settings, as the first arm: the arm every other is compared with",
+        help="also run this server (shell words) with its default settings, as the first arm, the one every "
+        "other is compared with; for an older checkout: 'env PYTHONPATH=DIR python -P -m santa_lsp.cli' "
+        "(-P: the working directory's santa_lsp must not win)",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ class Settings:
     crossFileTokens: int = 256
     stats: bool = False
     # Gates on what is shown (docs/protocol.md); the defaults are chosen by `santa-lsp bench --quality`.
-    minTokenProb: float = 0.1  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
+    minTokenProb: float = 0.05  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
     stopRepetition: bool = True  # stop generating where a loop begins
     syntaxCheck: bool = True  # drop a suggestion that leaves the line syntactically broken
     # Extensions (docs/protocol.md): the latency caches, off only to measure what they bring.

@@ -44,7 +44,7 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   crossFile: true,
   crossFileTokens: 256,
   stats: false,
-  minTokenProb: 0.1,
+  minTokenProb: 0.05,
   stopRepetition: true,
   syntaxCheck: true,
 });
