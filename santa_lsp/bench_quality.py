@@ -260,6 +260,7 @@ class Typist:
         self.version = 1
         self.line = region.before.count("\n")
         self.left = region.before[region.before.rfind("\n") + 1 :]  # the cursor line, left of the cursor
+        self.dropped: list[asyncio.Future[tuple[str, float]]] = []  # realtime: answers that came too late
 
     async def run(self) -> None:
         region = self.region
@@ -279,8 +280,7 @@ class Typist:
                 continue
             self._insert(region.typed[self.done])
             self.tally.keystrokes += 1
-        if request is not None:
-            request.cancel()
+        await asyncio.gather(*self.dropped)
         self.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(self.uri)))
 
     async def _visible(self, request: asyncio.Future[tuple[str, float]]) -> str:
@@ -295,8 +295,10 @@ class Typist:
         started = time.perf_counter()
         done, _ = await asyncio.wait({request}, timeout=gap)
         if not done:
+            # The editor ignores an answer for a position the user has left (its answer is
+            # awaited later only so that no request is left running).
             self.tally.late += 1
-            request.cancel()  # the editor drops a request for a position it has left
+            self.dropped.append(request)
             return ""
         await asyncio.sleep(max(0.0, gap - (time.perf_counter() - started)))  # the user's pace, not the server's
         text, _ = request.result()
