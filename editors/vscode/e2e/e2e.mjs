@@ -72,6 +72,10 @@ const settings = {
   "santaLsp.maxNewTokens": 12,
   "santaLsp.timeBudgetMs": 20000,
   "santaLsp.stats": true,
+  // The tiny random model writes junk that the gates would hide: this test is about the plumbing.
+  "santaLsp.minTokenProb": 0,
+  "santaLsp.stopRepetition": false,
+  "santaLsp.syntaxCheck": false,
   "editor.inlineSuggest.enabled": true,
   "editor.quickSuggestions": { other: false, comments: false, strings: false },
   "editor.suggestOnTriggerCharacters": false,
