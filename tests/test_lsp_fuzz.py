@@ -285,7 +285,9 @@ def test_frames_do_not_depend_on_how_the_stream_is_cut() -> None:
 
 
 @pytest.mark.asyncio
-async def test_fuzz_every_request_answered_once_and_the_server_keeps_reading(tiny_model: Path) -> None:
+async def test_fuzz_every_request_answered_once_and_the_server_keeps_reading(tiny_model: Path, tmp_path: Path) -> None:
+    # Its own data directory: the fuzzer turns statistics on, and other tests count theirs.
+    env = {**SERVER_ENV, "SANTA_LSP_DATA_DIR": str(tmp_path)}
     process = await asyncio.create_subprocess_exec(
         *SERVER,
         "--model",
@@ -295,7 +297,7 @@ async def test_fuzz_every_request_answered_once_and_the_server_keeps_reading(tin
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=SERVER_ENV,
+        env=env,
     )
     server = RawServer(process)
     assert process.stderr is not None
