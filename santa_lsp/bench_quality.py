@@ -33,7 +33,7 @@ from pygls.lsp.client import LanguageClient
 from santa_lsp.bench import pct, server_command, start_server, stop_server
 from santa_lsp.settings import DTYPES
 from santa_lsp.situation import BRACKET_LINES, Situation, open_brackets
-from santa_lsp.syntax import SUFFIXES, breaks_line
+from santa_lsp.syntax import SUFFIXES, breaks_line, is_word_char
 
 HELDOUT = Path(__file__).parent / "heldout"
 LANGUAGES = {suffix: SUFFIXES[suffix] for suffix in (".py", ".java", ".js")}  # the held-out set's
@@ -152,7 +152,7 @@ def _midline_column(line: str, rng: random.Random) -> int | None:
     start = _indent(line)
     columns = [
         j for j in range(start + 1, len(line) - 2)
-        if not (line[j - 1].isalnum() or line[j - 1] == "_") and not line[j].isspace()
+        if not is_word_char(line[j - 1]) and not line[j].isspace()
     ]  # fmt: skip
     return rng.choice(columns) if columns else None
 
@@ -220,13 +220,9 @@ def accepted_length(suggestion: str, remaining: str) -> int:
     while same < min(len(suggestion), len(remaining)) and suggestion[same] == remaining[same]:
         same += 1
     # Accept-word stops at word boundaries: the matching part cut back to the last one.
-    while same > 0 and _word(suggestion[same - 1]) and _word(suggestion[same]):
+    while same > 0 and is_word_char(suggestion[same - 1]) and is_word_char(suggestion[same]):
         same -= 1
     return same if same > 1 else 0  # accepting one character saves nothing
-
-
-def _word(char: str) -> bool:
-    return char.isalnum() or char == "_"
 
 
 _REPEATED = re.compile(r"(.{2,40}?)\1{2,}", re.DOTALL)
@@ -521,4 +517,3 @@ def main(argv: Sequence[str]) -> int:
 
 def _name(file: Path) -> str:
     return f"{LANGUAGES[file.suffix]}/{file.name}"
-

@@ -25,6 +25,7 @@ from santa_lsp.postprocess import Suggestion
 from santa_lsp.rpc import SantaProtocol
 from santa_lsp.settings import Settings
 from santa_lsp.stats import Stats
+from santa_lsp.syntax import is_word_char
 from santa_lsp.window import Cursor
 from santa_lsp.worker import Worker
 
@@ -165,7 +166,7 @@ class SantaServer(LanguageServer):
         line = strip_end(doc.lines[position.line])
         column = doc.index(position.line, position.character)[1]
         start = column
-        while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        while start > 0 and is_word_char(line[start - 1]):
             start -= 1
         return line[start:column], types.Position(position.line, to_units(line, start, doc.encoding))
 

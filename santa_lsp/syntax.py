@@ -50,7 +50,7 @@ def valid_part(language_id: str, situation: Situation, text: str) -> str:
     ("" if none does): a suggestion that goes wrong late still gives its good start."""
     if not breaks_line(language_id, situation, text):
         return text
-    ends = sorted({i for i in range(1, len(text)) if not (_word(text[i - 1]) and _word(text[i]))}, reverse=True)
+    ends = [i for i in range(len(text) - 1, 0, -1) if not (is_word_char(text[i - 1]) and is_word_char(text[i]))]
     for end in ends[:MAX_CUTS]:
         part = text[:end].rstrip()
         if part.strip() and not breaks_line(language_id, situation, part):
@@ -68,10 +68,11 @@ def _comment_where_code_is_needed(left: str, text: str) -> bool:
 
 def _glued(text: str, right: str) -> bool:
     """A suggestion whose last word runs into the word right of the cursor (`1.0` + `max(`)."""
-    return bool(text and right) and _word(text[-1]) and _word(right[0])
+    return bool(text and right) and is_word_char(text[-1]) and is_word_char(right[0])
 
 
-def _word(char: str) -> bool:
+def is_word_char(char: str) -> bool:
+    """A character of an identifier or number: where words run together, and where accept-word stops."""
     return char.isalnum() or char == "_"
 
 
