@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -40,6 +40,10 @@ class GenerationConfig:
     use_prefix_cache: bool = True
     # Ends generation where a loop began (model/repetition.py), finish_reason "repetition".
     stop_on_repetition: bool = False
+    # Until the text holds a non-blank character, no token may end it: no end of text, stop
+    # token or line break. None: on for a fill-in-the-middle whose cursor is on a blank line
+    # (model.fim.on_blank_line), where an empty middle is never what the user asks for.
+    require_code: bool | None = None
 
 
 @dataclass
@@ -132,6 +136,7 @@ class Generation:
         """Sample, stream, feed back: until a stop, the budget, a cancel or max_new_tokens."""
         engine, config = self._engine, self._config
         stop_ids = engine.tokenizer.special_ids | set(config.stop_tokens)
+        ending = self._ending_mask(stop_ids) if config.require_code else None
         generator = None
         if config.seed is not None:
             generator = torch.Generator(device=engine.device).manual_seed(config.seed)
@@ -139,7 +144,8 @@ class Generation:
             if self._over_budget(state):
                 return
             row = logits[0, -1]
-            token = next_token(row, config.temperature, config.top_p, generator)
+            allowed = row if ending is None or state.text.strip() else row.masked_fill(ending, -torch.inf)
+            token = next_token(allowed, config.temperature, config.top_p, generator)
             if state.first_token_s is None:
                 state.first_token_s = time.perf_counter() - state.started
             if token in stop_ids:
@@ -153,6 +159,14 @@ class Generation:
                 return
             if step + 1 < config.max_new_tokens:
                 logits = engine.step(token, kv)
+
+    def _ending_mask(self, stop_ids: set[int]) -> torch.Tensor:
+        """True for each vocabulary entry that would end a middle still without code."""
+        engine = self._engine
+        mask = torch.zeros(engine.config.vocab_size, dtype=torch.bool)
+        ids = [i for i in stop_ids | engine.tokenizer.line_break_ids if i < len(mask)]
+        mask[ids] = True
+        return mask.to(engine.device)
 
     def _over_budget(self, state: _State) -> bool:
         if self._cancel.is_set():
@@ -232,9 +246,7 @@ class Engine:
     def generate(self, prompt: str | list[int], config: GenerationConfig | None = None) -> Completion:
         return self.stream(prompt, config).wait()
 
-    def infill_prompt(
-        self, prefix: str, suffix: str, mode: str = "spm", max_new_tokens: int = 64
-    ) -> list[int]:
+    def infill_prompt(self, prefix: str, suffix: str, mode: str = "spm", max_new_tokens: int = 64) -> list[int]:
         """The FIM prompt in SantaCoder's training orders (model.fim), fitted to the context.
 
         SPM is the default because the prefix, which grows as the user types, comes last:
@@ -267,14 +279,14 @@ class Engine:
         self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None
     ) -> Generation:
         config = config or GenerationConfig()
+        if config.require_code is None:
+            config = replace(config, require_code=fim.on_blank_line(prefix, suffix))
         prompt, trimmed = self._fitted_infill(prefix, suffix, mode, config.max_new_tokens)
         generation = self.stream(prompt, config)
         generation.trimmed_tokens = trimmed
         return generation
 
-    def infill(
-        self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None
-    ) -> Completion:
+    def infill(self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None) -> Completion:
         return self.stream_infill(prefix, suffix, mode, config).wait()
 
     @torch.inference_mode()
@@ -308,4 +320,3 @@ class Engine:
     @torch.inference_mode()
     def step(self, token: int, kv: KVCache) -> torch.Tensor:
         return self.net(torch.tensor([[token]], device=self.device), kv)
-

@@ -71,3 +71,13 @@ def fit_prefix_suffix(prefix: list[int], suffix: list[int], budget: int) -> tupl
     suffix = suffix[: min(len(suffix), suffix_room)]
     prefix_room = budget - len(suffix)
     return prefix[len(prefix) - prefix_room :], suffix
+
+
+def on_blank_line(prefix: str, suffix: str) -> bool:
+    """Whether the cursor stands on an empty or whitespace-only line.
+
+    There an empty middle is never what the user asks for: the engine then requires code
+    (GenerationConfig.require_code).
+    """
+    before, after = prefix.rpartition("\n")[2], suffix.partition("\n")[0]
+    return not before.strip() and not after.strip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from tokenizers import Tokenizer as HFTokenizer
@@ -33,9 +34,7 @@ class Tokenizer:
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         # Every added special token ends a completion: EOS, FIM markers, file separators...
         self.special_ids = frozenset(
-            token_id
-            for token_id, added in tokenizer.get_added_tokens_decoder().items()
-            if added.special
+            token_id for token_id, added in tokenizer.get_added_tokens_decoder().items() if added.special
         ) | ({eos_id} if eos_id is not None else set())
 
     @property
@@ -60,6 +59,12 @@ class Tokenizer:
     def id_to_token(self, token_id: int) -> str | None:
         return self._tok.id_to_token(token_id)
 
+    @cached_property
+    def line_break_ids(self) -> frozenset[int]:
+        """Tokens whose text starts a new line (after spaces or tabs): "\\n", "\\n    return", " \\r\\n"."""
+        texts = (self._tok.decode([i], skip_special_tokens=False) for i in range(self.vocab_size))
+        return frozenset(i for i, text in enumerate(texts) if text.lstrip(" \t")[:1] in ("\n", "\r"))
+
 
 def load_tokenizer(directory: Path) -> Tokenizer:
     path = directory / "tokenizer.json"
@@ -72,9 +77,7 @@ def load_tokenizer(directory: Path) -> Tokenizer:
     eos_name = _declared_eos(directory)
     eos_id = tokenizer.token_to_id(eos_name) if eos_name else None
     if eos_id is None:
-        eos_id = next(
-            (i for i in map(tokenizer.token_to_id, _EOS_CANDIDATES) if i is not None), None
-        )
+        eos_id = next((i for i in map(tokenizer.token_to_id, _EOS_CANDIDATES) if i is not None), None)
     return Tokenizer(tokenizer, eos_id, _find_fim(tokenizer))
 
 

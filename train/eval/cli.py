@@ -59,7 +59,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         if "fim" not in tasks:
             held = {"perplexity": held["perplexity"]}
         results.update(held)
-    return {"model": str(args.model), "results": results}
+    # Infilling runs with the engine's default: on a blank line the middle must hold code.
+    return {"model": str(args.model), "require_code": "on blank lines", "results": results}
 
 
 def _pass_at_k(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -89,7 +90,10 @@ def table(report: dict[str, Any]) -> str:
                 groups = [(metric, score), *((f"  {lang}", g) for lang, g in score.get("by_language", {}).items())]
                 rows += [(name, mode, f"{g['exact_match']:.4f}", str(g["n"])) for name, g in groups]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    if "require_code" in report:
+        lines.append(f"infilling requires code {report['require_code']} (GenerationConfig.require_code)")
+    return "\n".join(lines)
 
 
 def _csv(kind: type) -> Any:
