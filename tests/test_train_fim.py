@@ -41,7 +41,7 @@ def test_orders_match_santacoder(tok: Tokenizer):
     for spm_rate in (0.0, 1.0):
         spec = spec_of(tok, spm_rate=spm_rate)
         ids = permute(text, np.random.default_rng(3), spec, tok.encode)
-        choice = draw(len(text), np.random.default_rng(3), spec)  # the same draws, replayed
+        choice = draw(text, np.random.default_rng(3), spec)  # the same draws, replayed
         assert choice is not None and choice.spm == (spm_rate == 1.0)
         p, m, s = (tok.encode(x) for x in (text[: choice.low], text[choice.low : choice.high], text[choice.high :]))
         if choice.spm:
@@ -60,7 +60,7 @@ def test_rates_are_respected(tok: Tokenizer, rate: float, spm_rate: float):
     spec = spec_of(tok, rate, spm_rate)
     rng = np.random.default_rng(0)
     n = 4000
-    draws = [draw(12, rng, spec) for _ in range(n)]
+    draws = [draw("x = 1\nreturn x", rng, spec) for _ in range(n)]
     fim = [d for d in draws if d is not None]
     assert within(len(fim), n, rate)
     if fim:

@@ -71,14 +71,14 @@ def read_documents(path: Path) -> list[str]:
     return [row["content"] for row in read_rows(path)]
 
 
-def fim_spec(tokenizer: Tokenizer, rate: float, spm_rate: float) -> FimSpec | None:
+def fim_spec(tokenizer: Tokenizer, rate: float, spm_rate: float, span_rate: float = 0.0) -> FimSpec | None:
     """The FIM settings with the tokenizer's own sentinel ids (None when FIM is off)."""
     if rate <= 0:
         return None
     fim = tokenizer.fim
     if fim.pad is None:
         raise ValueError("the tokenizer has FIM tokens but no <fim-pad>/<fim_pad> to pad contexts with")
-    return FimSpec(fim.prefix, fim.middle, fim.suffix, fim.pad, rate, spm_rate)
+    return FimSpec(fim.prefix, fim.middle, fim.suffix, fim.pad, rate, spm_rate, span_rate)
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Batch:
 class PackedStream:
     def __init__(
         self, shards: list[Path], tokenizer: Tokenizer, seq_len: int, *, seed: int = 0,
-        fim_rate: float = 0.5, fim_spm_rate: float = 0.5, shuffle_window: int = 1,
+        fim_rate: float = 0.5, fim_spm_rate: float = 0.5, fim_span_rate: float = 0.0, shuffle_window: int = 1,
     ) -> None:  # fmt: skip
         if tokenizer.eos_id is None:
             raise ValueError("the tokenizer has no end-of-text token to separate documents")
@@ -111,7 +111,7 @@ class PackedStream:
             raise ValueError(f"shuffle_window must be at least 1, not {shuffle_window}")
         self.shards, self.tokenizer, self.seed = shards, tokenizer, seed
         self.length = seq_len + 1  # inputs and next-token labels are two views of one context
-        self.fim = fim_spec(tokenizer, fim_rate, fim_spm_rate)
+        self.fim = fim_spec(tokenizer, fim_rate, fim_spm_rate, fim_span_rate)
         self.pad = self.fim.pad if self.fim else tokenizer.eos_id
         self.window = shuffle_window
         self.position = StreamPosition()  # the packer's: after every context packed so far

@@ -5,6 +5,9 @@ positions drawn uniformly (so a cut can fall inside a token), the three parts ar
 separately and reordered in model.fim's PSM or SPM order, the middle last (what the model
 learns to generate after the prompt's layout).
 
+With probability `span_rate` a FIM document's middle is instead one an editor asks for (the rest
+of a line, whole lines, a block's body: train/spans.py); at 0, the draws are exactly Megatron's.
+
 SPM is chosen with probability `spm_rate`. The draws happen in Megatron's order (FIM or not,
 the two cut points, then SPM or not), from a generator the caller seeds per context, so a
 context's transformation depends only on its index and never on how many were made before.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model import fim
+from train.spans import editor_span
 
 Encode = Callable[[str], list[int]]
 
@@ -30,9 +34,10 @@ class FimSpec:
     pad: int
     rate: float = 0.5
     spm_rate: float = 0.5
+    span_rate: float = 0.0  # of FIM documents, the share cut at an editor's spans
 
     def __post_init__(self) -> None:
-        for name in ("rate", "spm_rate"):
+        for name in ("rate", "spm_rate", "span_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"fim {name} must be within [0, 1], got {value}")
@@ -64,17 +69,20 @@ class FimDraw:
     spm: bool
 
 
-def draw(length: int, rng: np.random.Generator, spec: FimSpec) -> FimDraw | None:
-    """The random choices for one document of `length` characters (None: no FIM)."""
+def draw(text: str, rng: np.random.Generator, spec: FimSpec) -> FimDraw | None:
+    """The random choices for one document (None: no FIM)."""
     if rng.random() >= spec.rate:
         return None
-    low, high = cut_points(length, rng)
+    span = None
+    if spec.span_rate > 0 and rng.random() < spec.span_rate:  # no draw at 0: Megatron's sequence
+        span = editor_span(text, rng)
+    low, high = span or cut_points(len(text), rng)
     return FimDraw(low, high, bool(rng.random() < spec.spm_rate))
 
 
 def permute(text: str, rng: np.random.Generator, spec: FimSpec, encode: Encode) -> list[int] | None:
     """The FIM token sequence for one document, or None when the draw says to leave it as is."""
-    choice = draw(len(text), rng, spec)
+    choice = draw(text, rng, spec)
     if choice is None:
         return None
     low, high = choice.low, choice.high

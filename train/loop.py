@@ -106,7 +106,7 @@ class Trainer:
         data = self.recipe.data
         return PackedStream(
             find_shards(paths), self.tokenizer, data.seq_len, seed=seed, fim_rate=data.fim_rate,
-            fim_spm_rate=data.fim_spm_rate, shuffle_window=shuffle_window,
+            fim_spm_rate=data.fim_spm_rate, fim_span_rate=data.fim_span_rate, shuffle_window=shuffle_window,
         )  # fmt: skip
 
     def _eval_batches(self) -> list[Batch]:

@@ -33,6 +33,7 @@ class DataSettings:
     seq_len: int = 2048
     fim_rate: float = 0.5
     fim_spm_rate: float = 0.5
+    fim_span_rate: float = 0.0  # of FIM documents, the share cut where editors ask (train/spans.py)
     shuffle_window: int = 1024  # packed contexts shuffled together, so a long file is spread out
     seed: int = 0
 
