@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
 
-from train.corpus import LICENSE_READERS, Source, copy_code, spdx_of
+from train.corpus import LICENSE_READERS, Source, copy_code, gather_site_packages, metadata_license, spdx_of
 
 
 @pytest.mark.parametrize(
@@ -51,3 +52,48 @@ def test_only_code_of_our_languages_is_copied(tmp_path: Path) -> None:
     copied = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert copied == ["a.py", "sub/B.java", "sub/c.js"]
     assert (source.files, source.bytes) == (3, 18)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ("License-Expression: BSD-3-Clause AND MIT\n", "BSD-3-Clause AND MIT"),
+        ("License: BSD\nClassifier: License :: OSI Approved :: BSD License\n", "BSD-3-Clause"),
+        ("License: UNKNOWN\nClassifier: License :: OSI Approved :: Apache Software License\n", "Apache-2.0"),
+        ("License: MPL-2.0 AND MIT\n", None),  # both bind: the MPL part is refused
+        ("License-Expression: GPL-3.0-only OR MIT\n", None),  # dual licenses are refused too
+        ("License: MIT\nClassifier: License :: Other/Proprietary License\n", None),
+        ("Name: no-license-given\n", None),
+    ],
+)
+def test_metadata_license_refuses_any_copyleft_or_proprietary_mention(headers: str, expected: str | None) -> None:
+    assert metadata_license(HeaderParser().parsestr(f"Metadata-Version: 2.4\n{headers}")) == expected
+
+
+def _install(site: Path, name: str, license_header: str, files: dict[str, str]) -> None:
+    """A distribution as pip leaves it: its files, and a dist-info with METADATA and RECORD."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.4\nName: {name}\nVersion: 1.0\n{license_header}\n")
+    for relative, text in files.items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text(text)
+    (info / "RECORD").write_text("".join(f"{f},,\n" for f in [*files, f"{info.name}/METADATA"]))
+
+
+def test_site_packages_keep_allowed_code_smallest_first_under_the_cap(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _install(site, "small", "License-Expression: MIT", {"small/__init__.py": "a = 1\n", "small/tests/t.py": "t\n"})
+    _install(site, "vendoring", "License: BSD-3-Clause", {"vend/x.py": "x = 2\n", "vend/_vendor/y.py": "y\n"})
+    _install(site, "large", "License-Expression: Apache-2.0", {"large/big.py": "z = 3\n" * 100})
+    _install(site, "copyleft", "License: GPL-2.0-only", {"copyleft/c.py": "c = 4\n"})
+    refused: list[str] = []
+    sources = gather_site_packages(tmp_path / "out", 100, refused, path=[str(site)])
+    assert [(s.name, s.license, s.files) for s in sources] == [("small", "MIT", 1), ("vendoring", "BSD-3-Clause", 1)]
+    files = tmp_path / "out" / "files" / "python-site"
+    assert sorted(str(p.relative_to(files)) for p in files.rglob("*.py")) == [
+        "small/small/__init__.py",
+        "vendoring/vend/x.py",
+    ]
+    assert any(r.startswith("python-site:copyleft: no allowed license") for r in refused)
+    assert any(r.startswith("python-site:large: 0.0 MB would pass the size cap") for r in refused)

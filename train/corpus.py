@@ -6,6 +6,10 @@ ALLOWED, copies its Python/Java/JavaScript files under OUT/files/<registry>/<nam
 writes OUT/MANIFEST.json: each source, its version, license and how many files and bytes it
 gave. Downloads are kept in OUT/downloads, so an interrupted run resumes without re-fetching.
 The result is a plain directory for `santa-train data --input OUT/files`.
+
+Offline, the source list can instead take this interpreter's standard library and its installed
+distributions (`[site_packages]`, licenses read from their metadata with the same rules):
+train/configs/device-corpus.toml, which scripts/device-train uses on a machine with no network.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import sysconfig
 import tarfile
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from email.message import Message
 from email.parser import HeaderParser
+from importlib import metadata
 from pathlib import Path
 
 from tqdm import tqdm
@@ -45,12 +52,20 @@ ALLOWED = {
     "PSF-2.0": ("psf-2.0", "python software foundation license"),
     "ISC": ("isc license", "isc"),
 }
+# Package metadata that names any of these is refused even beside an allowed license: "MPL-2.0
+# AND MIT" binds both, and a dual-licensed package is not worth the doubt in a training set.
+REFUSED = ("gpl", "lgpl", "agpl", "gnu", "mpl", "mozilla public", "epl", "eclipse public", "eupl", "cddl",
+           "sspl", "busl", "cc-by-sa", "proprietary", "commercial")  # fmt: skip
+# Folders left out of installed packages and the standard library: test suites (fixtures of
+# every kind, often deliberately broken) and vendored copies of other projects (their own licenses).
+TEST_DIRS = frozenset({"test", "tests", "idle_test"})
+VENDORED_DIRS = frozenset({"_vendor", "vendor", "vendored", "_vendored", "third_party", "externals", "_externals"})
 CONFIG = Path(__file__).parent / "configs" / "corpus.toml"
 
 
 @dataclass
 class Source:
-    registry: str  # "python-stdlib" | "pypi" | "npm" | "debian"
+    registry: str  # "python-stdlib" | "python-site" (installed distributions) | "pypi" | "npm" | "debian"
     name: str
     version: str
     license: str
@@ -58,26 +73,48 @@ class Source:
     bytes: int = 0
 
 
+def _names(text: str, phrases: Iterable[str]) -> bool:
+    lowered = " ".join(text.lower().split())  # license texts wrap phrases over lines
+    return any(re.search(rf"(^|[^a-z]){re.escape(p)}([^a-z]|$)", lowered) for p in phrases)
+
+
 def spdx_of(text: str) -> str | None:
     """The allowed license a metadata field or license text names, if any."""
-    lowered = " ".join(text.lower().split())  # license texts wrap phrases over lines
-    for spdx, phrases in ALLOWED.items():
-        if any(re.search(rf"(^|[^a-z]){re.escape(p)}([^a-z]|$)", lowered) for p in phrases):
-            return spdx
-    return None
+    return next((spdx for spdx, phrases in ALLOWED.items() if _names(text, phrases)), None)
 
 
-def copy_code(tree: Path, target: Path, source: Source) -> None:
-    """Copy the files of our languages from `tree`, skipping tests' fixtures of other kinds."""
-    for path in sorted(tree.rglob("*")):
-        language = language_of_path(path.name)
-        if language not in LANGUAGES or not path.is_file() or path.is_symlink():
-            continue
-        destination = target / path.relative_to(tree)
+def metadata_license(headers: Message) -> str | None:
+    """The allowed license a Python package's metadata declares (License-Expression, License,
+    classifiers); None when it declares none, or names a refused one anywhere. An SPDX
+    License-Expression is returned as written ("BSD-3-Clause AND MIT"), other fields as the id
+    they name. `headers` is a parsed METADATA file or an installed distribution's `.metadata`."""
+    expression = headers.get("License-Expression") or ""
+    fields = [expression, (headers.get("License") or "")[:200]]
+    fields += [c for c in headers.get_all("Classifier") or [] if c.startswith("License ::")]
+    if any(_names(field, REFUSED) for field in fields):
+        return None
+    if spdx_of(expression):
+        return expression.strip()
+    return next((spdx for spdx in map(spdx_of, fields) if spdx), None)
+
+
+def is_code(path: Path) -> bool:
+    return language_of_path(path.name) in LANGUAGES and path.is_file() and not path.is_symlink()
+
+
+def copy_files(files: Iterable[tuple[Path, Path]], target: Path, source: Source) -> None:
+    """Copy (file, path under target) pairs, counting them in `source`."""
+    for path, relative in files:
+        destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
         source.files += 1
         source.bytes += destination.stat().st_size
+
+
+def copy_code(tree: Path, target: Path, source: Source) -> None:
+    """Copy the files of our languages from `tree`, skipping tests' fixtures of other kinds."""
+    copy_files(((p, p.relative_to(tree)) for p in sorted(tree.rglob("*")) if is_code(p)), target, source)
 
 
 def _run(*command: str, cwd: Path | None = None) -> None:
@@ -136,11 +173,8 @@ def _apt_options(state: Path) -> list[str]:
 
 
 def _pypi_license(tree: Path) -> str | None:
-    for metadata in [*tree.rglob("METADATA"), *tree.rglob("PKG-INFO")]:
-        headers = HeaderParser().parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
-        fields = [headers.get("License-Expression", ""), headers.get("License", "")[:200]]
-        fields += [c for c in headers.get_all("Classifier", []) if c.startswith("License ::")]
-        found = next((spdx for spdx in map(spdx_of, fields) if spdx), None)
+    for path in [*tree.rglob("METADATA"), *tree.rglob("PKG-INFO")]:
+        found = metadata_license(HeaderParser().parsestr(path.read_text(encoding="utf-8", errors="replace")))
         if found:
             return found
     return None
@@ -195,10 +229,73 @@ def gather_stdlib(out: Path) -> Source:
     shutil.rmtree(target, ignore_errors=True)
     with tempfile.TemporaryDirectory() as scratch:
         # Keep the library, not its test suite or the third-party packages installed beside it.
-        ignore = shutil.ignore_patterns("site-packages", "test", "tests", "idle_test", "__pycache__")
+        ignore = shutil.ignore_patterns("site-packages", "dist-packages", "__pycache__", *TEST_DIRS)
         shutil.copytree(stdlib, Path(scratch) / "lib", ignore=ignore, symlinks=True)
         copy_code(Path(scratch) / "lib", target, source)
     return source
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An installed distribution we may take: its code files, each with its path in the package."""
+
+    name: str
+    version: str
+    license: str
+    files: list[tuple[Path, Path]]
+    bytes: int
+
+
+def _installed_code(dist: metadata.Distribution) -> list[tuple[Path, Path]]:
+    """The distribution's own files of our languages, as its RECORD lists them, so that each file
+    counts for the package that installed it; test suites and vendored projects left out."""
+    found = []
+    for entry in dist.files or []:
+        parts = entry.parts
+        if ".." in parts or TEST_DIRS.intersection(parts) or VENDORED_DIRS.intersection(parts):
+            continue
+        path = Path(str(dist.locate_file(entry)))
+        if is_code(path):
+            found.append((path, Path(*parts)))
+    return found
+
+
+def installed_distributions(refused: list[str], path: list[str] | None = None) -> list[Installed]:
+    """The distributions on `path` (default sys.path: this interpreter's) with an allowed license
+    and code of our languages, the first found for each name (the one that imports); refusals
+    appended to `refused`."""
+    chosen: dict[str, Installed] = {}
+    for dist in metadata.distributions(path=path or sys.path):
+        name = re.sub(r"[-_.]+", "-", dist.metadata.get("Name") or "").lower()
+        if not name or name in chosen:
+            continue
+        license = metadata_license(dist.metadata)  # type: ignore[arg-type]  # a Message at run time
+        if license is None:
+            refused.append(f"python-site:{name}: no allowed license in its metadata")
+            continue
+        files = _installed_code(dist)
+        if files:
+            chosen[name] = Installed(name, dist.version, license, files, sum(p.stat().st_size for p, _ in files))
+    return list(chosen.values())
+
+
+def gather_site_packages(
+    out: Path, max_bytes: float, refused: list[str], path: list[str] | None = None
+) -> list[Source]:
+    """Code of the installed distributions, smallest first while the total stays under `max_bytes`:
+    many small packages make a more varied corpus than the one or two largest would."""
+    sources, total = [], 0
+    for dist in sorted(installed_distributions(refused, path), key=lambda d: (d.bytes, d.name)):
+        if total + dist.bytes > max_bytes:
+            refused.append(f"python-site:{dist.name}: {dist.bytes / 1e6:.1f} MB would pass the size cap")
+            continue
+        source = Source("python-site", dist.name, dist.version, dist.license)
+        target = out / "files" / "python-site" / dist.name
+        shutil.rmtree(target, ignore_errors=True)
+        copy_files(dist.files, target, source)
+        sources.append(source)
+        total += source.bytes
+    return sources
 
 
 def planned(config: dict) -> Iterator[tuple[str, str, str]]:
@@ -208,9 +305,16 @@ def planned(config: dict) -> Iterator[tuple[str, str, str]]:
 
 
 def build_corpus(config_path: Path, out: Path) -> tuple[list[Source], list[str]]:
-    config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    return build_corpus_from(tomllib.loads(config_path.read_text(encoding="utf-8")), out)
+
+
+def build_corpus_from(config: dict, out: Path) -> tuple[list[Source], list[str]]:
+    """Gather what a source list (as read from its TOML) names; (sources, what was skipped and why)."""
     sources: list[Source] = [gather_stdlib(out)] if config.get("python_stdlib") else []
     failures: list[str] = []
+    if "site_packages" in config:
+        max_mb = config["site_packages"].get("max_mb", float("inf"))
+        sources += gather_site_packages(out, max_mb * 1e6, failures)
     packages = list(planned(config))
     for registry, name, version in tqdm(packages, desc="corpus", unit="package"):
         try:
