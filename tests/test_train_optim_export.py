@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,33 @@ def test_export_matches_transformers(tmp_path: Path):
     assert transformers.AutoTokenizer.from_pretrained(out).encode("def f():") == model.load(out).tokenizer.encode(
         "def f():"
     )
+
+
+def test_sharded_fp16_export_loads_in_both_runtimes(tmp_path: Path):
+    """Shards no larger than asked, with transformers' index; our loader and transformers read them."""
+    transformers = pytest.importorskip("transformers")
+    tok = make_tokenizer(tmp_path / "tok")
+    net = GPTBigCode(tiny_config(512, multi_query=True))  # 2 layers: about 0.25 MB in fp16
+    limit = 100_000
+    out = export_model(net, tok, tmp_path / "export", dtype=torch.float16, max_shard_bytes=limit)
+    shards = sorted(out.glob("model-*.safetensors"))
+    assert len(shards) > 1 and not (out / "model.safetensors").exists()
+    assert all(p.stat().st_size <= limit for p in shards)
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert set(index["weight_map"].values()) == {p.name for p in shards}
+    ids = [3, 1, 4, 1, 5, 9, 2, 6]
+    with torch.no_grad():
+        expected = net.half().float().eval()(torch.tensor([ids]))[0]  # the weights as fp16 holds them
+    ours = model.load(out, device="cpu", dtype="fp32").logits(ids)
+    hf = transformers.GPTBigCodeForCausalLM.from_pretrained(out, torch_dtype=torch.float32).eval()
+    with torch.no_grad():
+        theirs = hf(torch.tensor([ids])).logits[0]
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(theirs, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_tensor_larger_than_a_shard_is_refused(tmp_path: Path):
+    tok = make_tokenizer(tmp_path / "tok")
+    with pytest.raises(ValueError, match="does not fit in a shard"):
+        export_model(GPTBigCode(tiny_config(512)), tok, tmp_path / "export", max_shard_bytes=70_000)
+    assert not (tmp_path / "export").exists()  # nothing half-written where the export goes
