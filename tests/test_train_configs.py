@@ -36,3 +36,19 @@ def test_unknown_keys_are_errors():
     with pytest.raises(ValueError, match="unknown table"):
         recipe_from_dict({"optimiser": {}})
     assert with_overrides(recipe_from_dict({}), train={"steps": 7}).train.steps == 7
+
+
+def test_any_key_can_be_set_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import argparse
+
+    from train.cli import main
+    from train.pretrain import setting
+
+    assert setting("data.fim_span_rate=0.5") == ("data", "fim_span_rate", 0.5)
+    assert setting('train.output = "runs/x"') == ("train", "output", "runs/x")
+    for bad in ("fim_rate=0.5", "data.fim_rate", "data.output=runs/x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            setting(bad)
+    config = Path(__file__).parent.parent / "train" / "configs" / "tiny-cpu.toml"
+    assert main(["pretrain", "--config", str(config), "--set", "data.no_such_key=1"]) == 2
+    assert "no_such_key" in capsys.readouterr().err
