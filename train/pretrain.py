@@ -23,7 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="TOML recipe (see train/configs/)")
     parser.add_argument("--resume", action="store_true", help="continue from the output's latest checkpoint")
     parser.add_argument(
-        "--init", type=Path, help="start from this model's weights with a fresh schedule ([model]: only dropout is read)"
+        "--init",
+        type=Path,
+        help="start from this model's weights with a fresh schedule ([model]: only dropout is read)",
     )
     parser.add_argument("--output", help="override [train] output")
     parser.add_argument("--steps", type=int, help="override [train] steps")
