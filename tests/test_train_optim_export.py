@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,18 @@ def test_a_tensor_larger_than_a_shard_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="does not fit in a shard"):
         export_model(GPTBigCode(tiny_config(512)), tok, tmp_path / "export", max_shard_bytes=70_000)
     assert not (tmp_path / "export").exists()  # nothing half-written where the export goes
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+@pytest.mark.parametrize("max_shard_bytes", [None, 200_000])
+def test_exported_files_have_the_mode_the_umask_gives(tmp_path: Path, umask: int, max_shard_bytes: int | None):
+    """Readable by others under the usual umask (safetensors alone writes 0600), private under 077."""
+    tok = make_tokenizer(tmp_path / "tok")
+    previous = os.umask(umask)
+    try:
+        out = export_model(GPTBigCode(tiny_config(512)), tok, tmp_path / "export", max_shard_bytes=max_shard_bytes)
+    finally:
+        os.umask(previous)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
+    assert any(name.endswith(".safetensors") for name in modes)
+    assert set(modes.values()) == {0o666 & ~umask}, modes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def export_model(
     _write_tokenizer_config(tmp, tokenizer_dir, config.n_positions)
     if max_shard_bytes is not None:
         _shard(tmp, max_shard_bytes)
+    _readable_by_others(tmp)
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():
         out.rename(old)
@@ -62,6 +64,15 @@ def _shard(directory: Path, max_bytes: int) -> None:
             raise ValueError(f"{name} ({tensor.nbytes} bytes) does not fit in a shard of {max_bytes} bytes")
     single.unlink()
     save_torch_state_dict(tensors, directory, max_shard_size=limit)
+
+
+def _readable_by_others(directory: Path) -> None:
+    """Give every file the mode a new file gets (0666 less the umask): safetensors writes its
+    files 0600, and an exported model is meant to be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in directory.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def _write_tokenizer_config(directory: Path, tokenizer_dir: Path, context: int) -> None:
