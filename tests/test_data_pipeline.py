@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,19 @@ def test_pii_is_redacted_in_output(run: tuple[Path, dict[str, Any]]) -> None:
     content = read_output(run[0])["pkg/leaky.py"]["content"]
     assert EMAIL not in content and SECRET not in content
     assert "@example.com" in content
+
+
+def test_same_code_is_redacted_alike_on_every_run(run: tuple[Path, dict[str, Any]], tree: Path, tmp_path: Path):
+    """The placeholders' key is a digest of the inputs: the same code, copied elsewhere, gives the
+    same text in a new run (a fine-tune's held-out text does not change); other code, other ones."""
+    first = {path: record["content"] for path, record in read_output(run[0]).items()}
+    copy = shutil.copytree(tree, tmp_path / "elsewhere")
+    run_pipeline([copy], tmp_path / "again", SMALL_SHARDS)
+    assert {path: record["content"] for path, record in read_output(tmp_path / "again").items()} == first
+    write(copy, "pkg/mod_2.py", python_module(11))
+    run_pipeline([copy], tmp_path / "changed", SMALL_SHARDS)
+    leaky = read_output(tmp_path / "changed")["pkg/leaky.py"]["content"]
+    assert leaky != first["pkg/leaky.py"] and EMAIL not in leaky and "@example.com" in leaky
 
 
 def test_report_counts_per_step_and_language(run: tuple[Path, dict[str, Any]]) -> None:

@@ -6,8 +6,9 @@ detect-secrets' plugins for keys, without the keyword, basic-auth and private-ke
 (they fire on ordinary code such as `password = input()`).
 
 Replacement is consistent: a value always gets the same placeholder, derived from a keyed hash
-(HMAC with a per-run salt). The key matters: e-mails and IPv4 addresses are guessable, so an
-unkeyed hash could be reversed by brute force.
+(HMAC; the pipeline's key is a digest of its inputs, so reruns give the same text). The key
+matters: e-mails and IPv4 addresses are guessable, so an unkeyed hash could be reversed by brute
+force.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ datatrove's Slurm or Ray executors to run on a cluster.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from train.data.sources import (
     Skipped,
     UnitReader,
     build_plan,
+    inputs_digest,
     load_plan,
     save_plan,
     save_skipped,
@@ -195,8 +195,13 @@ def _check_fingerprint(work: WorkDir, fingerprint: str) -> None:
 
 
 def _read_or_create_salt(work: WorkDir) -> str:
+    """The key of the PII placeholders' HMAC: a digest of every input file, made with the plan.
+
+    The same inputs are then redacted alike on every run (a fine-tune's held-out text, and so its
+    scores, do not change between reruns), while reversing a placeholder by hashing guesses needs
+    the key, that is the inputs themselves, which hold the value anyway."""
     if not work.salt.exists():
-        work.salt.write_text(secrets.token_hex(16))
+        work.salt.write_text(inputs_digest(load_plan(work.plan)))
     return work.salt.read_text()
 
 

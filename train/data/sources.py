@@ -6,6 +6,7 @@ hands task N exactly the same files as the interrupted one, even if the tree cha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -178,6 +179,21 @@ def _not_regular(path: Path) -> str | None:
     if stat.S_ISLNK(mode):
         return "symlink"
     return "submodule" if stat.S_ISDIR(mode) else "special_file"  # git lists a submodule as one path
+
+
+def inputs_digest(units: list[WorkUnit]) -> str:
+    """A digest of the bytes of every file the plan reads, in plan order (paths and places left
+    out: the same code moved elsewhere gives the same digest)."""
+    digest = hashlib.sha256()
+    for unit in units:
+        paths = [Path(unit.root)] if unit.kind == "stack" else [Path(unit.root) / rel for rel in unit.files]
+        for path in paths:
+            try:
+                with path.open("rb") as handle:
+                    digest.update(hashlib.file_digest(handle, "sha256").digest())
+            except OSError:
+                continue  # unreadable: the reader reports it, and it adds no bytes to the output
+    return digest.hexdigest()
 
 
 def _chunk_by_size(root: Path, files: list[str], shard_bytes: int) -> list[WorkUnit]:
