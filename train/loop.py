@@ -30,6 +30,7 @@ from train.modeling import add_residual_dropout, base_network, fresh_network
 from train.optim import make_optimizer, make_scheduler
 from train.recipe import Recipe
 from train.runlog import RunLog, read_log
+from train.streams import ParallelStreams, TrainingStream, packed_stream
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Trainer:
         # The scheduler is not handed to accelerate: its wrapper would step it once per process.
         self.scheduler = make_scheduler(optimizer, settings.steps, settings.warmup_ratio, settings.min_lr_ratio)
         self.net, self.optimizer = self.accelerator.prepare(net, optimizer)
-        self.stream = self.stream_for(recipe.data.train, recipe.data.seed, recipe.data.shuffle_window)
+        self.stream = self._training_stream()
         self.eval_batches = self._eval_batches()
         acc = self.accelerator
         process = Process(acc.process_index, acc.num_processes, acc.wait_for_everyone)
@@ -103,11 +104,13 @@ class Trainer:
         return net
 
     def stream_for(self, paths: list[str], seed: int, shuffle_window: int = 1) -> PackedStream:
+        return packed_stream(self.recipe.data, self.tokenizer, find_shards(paths), seed, shuffle_window)
+
+    def _training_stream(self) -> TrainingStream:
         data = self.recipe.data
-        return PackedStream(
-            find_shards(paths), self.tokenizer, data.seq_len, seed=seed, fim_rate=data.fim_rate,
-            fim_spm_rate=data.fim_spm_rate, fim_span_rate=data.fim_span_rate, shuffle_window=shuffle_window,
-        )  # fmt: skip
+        if data.workers:
+            return ParallelStreams(data, self.tokenizer_dir, find_shards(data.train), data.seed, data.workers)
+        return self.stream_for(data.train, data.seed, data.shuffle_window)
 
     def _eval_batches(self) -> list[Batch]:
         if not self.recipe.data.eval:
@@ -170,7 +173,9 @@ class Trainer:
         mean_loss = acc.reduce(torch.stack(losses).mean(), reduction="mean")
         return float(mean_loss), float(norm), tokens
 
-    def run(self, resume: bool = False) -> RunResult:
+    def run(self, resume: bool = False, deadline: float | None = None) -> RunResult:
+        """Train to [train] steps, or until time.monotonic() passes `deadline`: then the run
+        stops after the step in progress, saves a checkpoint and exports as at the end."""
         if resume:
             self.resume()
         elif self.checkpoints.latest() is not None:
@@ -180,22 +185,36 @@ class Trainer:
         bar = tqdm(total=settings.steps, initial=self.step, disable=not (main and self.progress), unit="step")
         started = time.perf_counter()
         self.net.train()
-        while self.step < settings.steps:
-            tick, lr = time.perf_counter(), self.scheduler.get_last_lr()[0]
-            loss, norm, tokens = self.optimizer_step()
-            self.step, self.tokens = self.step + 1, self.tokens + tokens
-            record = self._record(loss, lr, norm, tokens / (time.perf_counter() - tick), started)
-            log.write(record)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
-            if self.step % settings.save_every == 0 or self.step == settings.steps:
-                self.save()
+        try:
+            while self.step < settings.steps and not self._past(deadline):
+                tick, lr = time.perf_counter(), self.scheduler.get_last_lr()[0]
+                loss, norm, tokens = self.optimizer_step()
+                self.step, self.tokens = self.step + 1, self.tokens + tokens
+                record = self._record(loss, lr, norm, tokens / (time.perf_counter() - tick), started)
+                log.write(record)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
+                if self.step % settings.save_every == 0 or self.step == settings.steps:
+                    self.save()
+        finally:
+            if isinstance(self.stream, ParallelStreams):
+                self.stream.close()
+        if self.step % settings.save_every and self.step < settings.steps:  # stopped by the deadline
+            self.save()
         bar.close()
         export = self.output / "final"
         if main:
             export_model(self.model, self.tokenizer_dir, export)
         self.accelerator.wait_for_everyone()
         return RunResult(self.output, export, self.step, read_log(log.jsonl))
+
+    def _past(self, deadline: float | None) -> bool:
+        """Whether the deadline has passed, agreed by every process (so all stop at one step)."""
+        if deadline is None:
+            return False
+        if time.monotonic() >= deadline:
+            self.accelerator.set_trigger()
+        return self.accelerator.check_trigger()
 
     def _record(self, loss: float, lr: float, norm: float, tokens_per_s: float, started: float) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -214,5 +233,8 @@ class Trainer:
         return record
 
 
-def train(recipe: Recipe, *, resume: bool = False, base: Path | None = None, progress: bool = True) -> RunResult:
-    return Trainer(recipe, base=base, progress=progress).run(resume=resume)
+def train(
+    recipe: Recipe, *, resume: bool = False, base: Path | None = None, progress: bool = True,
+    deadline: float | None = None,
+) -> RunResult:  # fmt: skip
+    return Trainer(recipe, base=base, progress=progress).run(resume=resume, deadline=deadline)

@@ -36,6 +36,7 @@ class DataSettings:
     fim_span_rate: float = 0.0  # of FIM documents, the share cut where editors ask (train/spans.py)
     shuffle_window: int = 1024  # packed contexts shuffled together, so a long file is spread out
     seed: int = 0
+    workers: int = 0  # processes making training batches ahead (train/streams.py); 0: the training process
 
 
 @dataclass(frozen=True)
