@@ -13,8 +13,9 @@ import torch
 from model.tokenizer import load_tokenizer
 from tests.test_train_dataset import DOCS, write_shards
 from tests.tiny import make_tokenizer
-from tests.train_fixtures import write_recipe
+from tests.train_fixtures import write_corpus, write_recipe
 from train.checkpointing import Checkpoints
+from train.dataset import find_shards
 from train.loop import Trainer
 from train.recipe import DataSettings, load_recipe, with_overrides
 from train.streams import ParallelStreams, packed_stream, stream_seed
@@ -86,3 +87,17 @@ def test_training_with_data_workers_and_a_deadline(tmp_path: Path) -> None:
     assert latest is not None and latest.name == f"step-{result.steps:08d}"
     assert (result.export / "model.safetensors").is_file()
     assert not trainer.stream._workers  # type: ignore[attr-defined]  # stopped with the run
+
+
+def test_split_writes_training_shards_for_the_workers(tmp_path: Path) -> None:
+    from train.cli import main
+    from train.dataset import read_rows
+
+    source = write_corpus(tmp_path / "clean", 40, "doc")
+    assert main(["split", "--input", str(source), "--output", str(tmp_path / "split"), "--train-shards", "3"]) == 0
+    shards = find_shards([tmp_path / "split" / "train"])
+    assert [p.name for p in shards] == ["00000.jsonl", "00001.jsonl", "00002.jsonl"]
+    train_paths = [row["path"] for shard in shards for row in read_rows(shard)]
+    held = [row["path"] for row in read_rows(tmp_path / "split" / "heldout.jsonl")]
+    assert sorted(train_paths + held) == sorted(row["path"] for row in read_rows(source)) and len(held) == 1
+    assert main(["split", "--input", str(source), "--output", str(tmp_path / "x"), "--train-shards", "0"]) == 2
