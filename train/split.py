@@ -10,11 +10,11 @@ from train.finetune import split_heldout, write_jsonl
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.train_shards < 1:
+    if args.train_shards is not None and args.train_shards < 1:
         raise ValueError(f"--train-shards must be at least 1, not {args.train_shards}")
     rows = [row for shard in find_shards(args.input) for row in read_rows(shard)]
     train_rows, heldout_rows = split_heldout(rows, args.fraction)
-    if args.train_shards == 1:
+    if args.train_shards is None:
         write_jsonl(args.output / "train.jsonl", train_rows)
     else:  # in turn, so that every shard gets an even share of the files (ranked by path hash)
         for k in range(args.train_shards):
@@ -30,8 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--fraction", type=float, default=0.02, help="share held out (default 0.02)")
     parser.add_argument(
-        "--train-shards", type=int, default=1,
-        help="write the training files as N shards OUTPUT/train/NNNNN.jsonl, one per data worker "
-        "([data] workers) at most; default 1: OUTPUT/train.jsonl",
+        "--train-shards", type=int, metavar="N",
+        help="write the training files as N shards OUTPUT/train/NNNNN.jsonl, for N data workers "
+        "([data] workers); without it: OUTPUT/train.jsonl",
     )  # fmt: skip
     parser.set_defaults(func=run)
