@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datatrove.data import Document
 
-from tests.test_data_helpers import python_module
+from tests.test_data_helpers import drop_reason, python_module
 from train.data.config import DecontamConfig
 from train.data.decontaminate import (
     DecontaminationFilter,
@@ -30,13 +30,13 @@ def test_humaneval_is_read_from_the_installed_package() -> None:
 def test_file_containing_a_humaneval_prompt_is_dropped() -> None:
     prompt = next(s for s in humaneval_strings() if "def has_close_elements" in s)
     step = DecontaminationFilter(DecontamConfig())
-    assert step.reason(doc(python_module(1) + prompt + "    pass\n")) == "benchmark"
-    assert step.reason(doc(python_module(1))) is None
+    assert drop_reason(step, doc(python_module(1) + prompt + "    pass\n")) == "benchmark"
+    assert drop_reason(step, doc(python_module(1))) is None
 
 
 def test_file_containing_a_canonical_solution_is_dropped() -> None:
     solution = max(list(humaneval_strings())[1::2], key=len)
-    assert DecontaminationFilter(DecontamConfig()).reason(doc("def f(x):\n" + solution)) == "benchmark"
+    assert drop_reason(DecontaminationFilter(DecontamConfig()), doc("def f(x):\n" + solution)) == "benchmark"
 
 
 def test_short_strings_are_ignored() -> None:
@@ -52,8 +52,8 @@ def test_user_benchmark_file(tmp_path: Path) -> None:
     cfg = DecontamConfig(humaneval=False, extra_files=(str(bench),))
     assert benchmark_strings(cfg) == sorted([leaked, "x" * 60])
     step = DecontaminationFilter(cfg)
-    assert step.reason(doc("import os\n" + leaked)) == "benchmark"
-    assert step.reason(doc("import os\n" + leaked.replace("mod prime", "modulo"))) is None
+    assert drop_reason(step, doc("import os\n" + leaked)) == "benchmark"
+    assert drop_reason(step, doc("import os\n" + leaked.replace("mod prime", "modulo"))) is None
 
 
 def test_index_matches_exactly_like_substring_search() -> None:

@@ -13,9 +13,9 @@ from tests.test_data_helpers import near_duplicate, python_module
 from train.data.config import DedupConfig
 from train.data.dedup import (
     CodeMinhashSignature,
+    DuplicateFilter,
     ExactDuplicateFinder,
     ExactHashRecorder,
-    RemovalFilter,
     code_tokens,
     lsh_bands,
 )
@@ -70,8 +70,8 @@ def test_exact_dedup_keeps_first_copy_across_shards(tmp_path: Path) -> None:
     for rank, shard in enumerate(shards):
         assert len(list(ExactHashRecorder(str(hashes)).run(iter(shard), rank))) == len(shard)
     ExactDuplicateFinder(str(hashes), str(removals), shards=2).run(None)
-    kept = [
-        [d.text for d in RemovalFilter(str(removals), "exact").run(iter(shard), rank)]
-        for rank, shard in enumerate(shards)
-    ]
-    assert kept == [[a, b], [c]]
+    steps = [DuplicateFilter(str(removals), "exact") for _ in shards]
+    kept = [list(step.run(iter(shard), rank)) for rank, (step, shard) in enumerate(zip(steps, shards, strict=True))]
+    assert [[d.text for d in part] for part in kept] == [[a, b], [c]]
+    assert [step.stats["dropped_exact"].total for step in steps] == [1, 1]
+    assert not any("filter_reason" in d.metadata for part in kept for d in part)  # only dropped ones keep it

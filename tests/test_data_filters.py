@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from datatrove.data import Document
 
-from tests.test_data_helpers import java_class, python_module
+from tests.test_data_helpers import drop_reason, java_class, python_module
 from train.data.basic_filters import BasicFilter, LanguageFilter, alphanum_fraction, basic_reason
 from train.data.comments import CommentRatioFilter, comment_ratio, python_comment_chars
 from train.data.config import (
@@ -102,20 +102,20 @@ def test_java_comments_via_pygments() -> None:
 )
 def test_comment_ratio_filter(text: str, lang: str, kept: bool) -> None:
     step = CommentRatioFilter(CommentFilterConfig())
-    assert (step.reason(doc(text, lang)) is None) == kept
+    assert (drop_reason(step, doc(text, lang)) is None) == kept
 
 
 def test_language_filter_keeps_selected_languages() -> None:
     step = LanguageFilter(("python",))
-    assert step.reason(doc("x", "python")) is None
-    assert step.reason(doc("x", "go")) == "language"
+    assert drop_reason(step, doc("x", "python")) is None
+    assert drop_reason(step, doc("x", "go")) == "language"
 
 
 def test_stars_filter_keeps_files_without_star_information() -> None:
     step = StarsFilter(StarsFilterConfig(min_stars=5))
-    assert step.reason(doc("x", stars=10)) is None
-    assert step.reason(doc("x", stars=2)) == "stars"
-    assert step.reason(doc("x")) is None
+    assert drop_reason(step, doc("x", stars=10)) is None
+    assert drop_reason(step, doc("x", stars=2)) == "stars"
+    assert drop_reason(step, doc("x")) is None
 
 
 def test_fertility_filter_uses_per_language_threshold(tmp_path) -> None:
@@ -125,7 +125,7 @@ def test_fertility_filter_uses_per_language_threshold(tmp_path) -> None:
     train_tokenizer(corpus, vocab_size=370, out_dir=tmp_path)
     cfg = FertilityFilterConfig(tokenizer_path=str(tmp_path / "tokenizer.json"))
     step = FertilityFilter(cfg)
-    assert step.reason(doc(python_module(99))) is None
+    assert drop_reason(step, doc(python_module(99))) is None
     # random hex digits are one token per character: far below 2.5 chars/token
-    assert step.reason(doc("k = '" + "1f3a9c0d2b7e" * 40 + "'\n")) == "fertility"
-    assert step.reason(doc("k = '" + "1f3a9c0d2b7e" * 40 + "'\n", "go")) is None
+    assert drop_reason(step, doc("k = '" + "1f3a9c0d2b7e" * 40 + "'\n")) == "fertility"
+    assert drop_reason(step, doc("k = '" + "1f3a9c0d2b7e" * 40 + "'\n", "go")) is None

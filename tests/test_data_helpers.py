@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta", "lambda_", "zeta"]
 
 
@@ -52,3 +55,13 @@ def write(root: Path, rel: str, content: str | bytes) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+def drop_reason(step: BaseFilter, doc: Document) -> str | None:
+    """Why `step` drops `doc`, from its BaseFilter verdict; None when it keeps it."""
+    verdict = step.filter(doc)
+    if verdict is True:
+        return None
+    kept, reason = verdict
+    assert not kept and reason, f"a filter drops with a reason, not {verdict!r}"
+    return reason

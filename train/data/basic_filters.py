@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from train.data.config import BasicFilterConfig
-from train.data.steps import DocFilter, document_bytes
+from train.data.steps import document_bytes
 
 # Runs of letters and digits (\w minus "_"), counted with one C-level regex pass per file:
 # a per-character Python loop would dominate the whole step on large files.
@@ -57,18 +58,19 @@ def basic_reason(doc: Document, cfg: BasicFilterConfig) -> str | None:
     return None
 
 
-class BasicFilter(DocFilter):
+class BasicFilter(BaseFilter):
     name = "basic filters"
 
     def __init__(self, cfg: BasicFilterConfig):
         super().__init__()
         self.cfg = cfg
 
-    def reason(self, doc: Document) -> str | None:
-        return basic_reason(doc, self.cfg)
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        reason = basic_reason(doc, self.cfg)
+        return reason is None or (False, reason)
 
 
-class LanguageFilter(DocFilter):
+class LanguageFilter(BaseFilter):
     """Keeps the selected languages only (Stack shards mix many)."""
 
     name = "language"
@@ -77,5 +79,5 @@ class LanguageFilter(DocFilter):
         super().__init__()
         self.languages = frozenset(languages)
 
-    def reason(self, doc: Document) -> str | None:
-        return None if doc.metadata.get("lang") in self.languages else "language"
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        return doc.metadata.get("lang") in self.languages or (False, "language")

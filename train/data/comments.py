@@ -11,13 +11,13 @@ import tokenize
 from functools import cache
 
 from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.token import Comment, String
 from pygments.util import ClassNotFound
 
 from train.data.config import CommentFilterConfig
-from train.data.steps import DocFilter
 
 # Tokens after which a string literal starts a new statement: such a bare string is a docstring
 # (or a string used as a block comment), i.e. documentation rather than code.
@@ -77,19 +77,19 @@ def comment_ratio(text: str, language: str) -> float | None:
     return None if chars is None or not text else chars / len(text)
 
 
-class CommentRatioFilter(DocFilter):
+class CommentRatioFilter(BaseFilter):
     name = "comment ratio"
 
     def __init__(self, cfg: CommentFilterConfig):
         super().__init__()
         self.cfg = cfg
 
-    def reason(self, doc: Document) -> str | None:
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
         ratio = comment_ratio(doc.text, str(doc.metadata.get("lang", "")))
         if ratio is None:
-            return None  # no lexer for this language: nothing to judge by
+            return True  # no lexer for this language: nothing to judge by
         if ratio <= self.cfg.min_ratio:
-            return "too_few_comments"
+            return False, "too_few_comments"
         if ratio >= self.cfg.max_ratio:
-            return "too_many_comments"
-        return None
+            return False, "too_many_comments"
+        return True

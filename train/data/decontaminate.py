@@ -13,9 +13,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from train.data.config import DecontamConfig
-from train.data.steps import DocFilter
 
 
 def humaneval_strings() -> Iterator[str]:
@@ -81,7 +81,7 @@ class SubstringIndex:
         return None
 
 
-class DecontaminationFilter(DocFilter):
+class DecontaminationFilter(BaseFilter):
     name = "decontamination"
 
     def __init__(self, cfg: DecontamConfig):
@@ -89,7 +89,7 @@ class DecontaminationFilter(DocFilter):
         self.cfg = cfg
         self._index: SubstringIndex | None = None
 
-    def reason(self, doc: Document) -> str | None:
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self._index is None:  # built in the worker: cheap, and nothing large gets pickled
             self._index = SubstringIndex(benchmark_strings(self.cfg))
-        return "benchmark" if self._index.find(doc.text) is not None else None
+        return self._index.find(doc.text) is None or (False, "benchmark")

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupFilter, MinhashDedupSignature
 from datatrove.utils.hashing import HashConfig
+from datatrove.utils.typeshelper import StatHints
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from train.data.config import DedupConfig
-from train.data.steps import Dropping
 
 _TOKEN_SPLIT = re.compile(r"[^A-Za-z_0-9]+")
 _EXACT_RECORD = struct.Struct("<QI")  # content hash, position of the document in its shard
@@ -158,26 +158,29 @@ class ExactDuplicateFinder(PipelineStep):
         return None  # a sink, like datatrove's own MinHash clustering step
 
 
-class RemovalFilter(Dropping):
-    """Drops the documents listed (by position in the shard) in `{rank:06d}.remove`.
+class DuplicateFilter(MinhashDedupFilter):
+    """Drops the documents listed (by position in the shard) in `{rank:06d}.remove`: datatrove's
+    own MinHash removal step, which serves both dedup flavours (the exact step writes its lists
+    in the same format). It counts its drops only as a total and writes a dropped document as it
+    came; this names them, like the filters do."""
 
-    The format is datatrove's MinHash removal list, so this serves both dedup flavours.
-    """
-
-    type = "🔻 - FILTER"
-
-    def __init__(self, folder: str, label: str):
-        self.name = label
-        super().__init__()
-        self.folder = folder
-        self.label = label
+    def __init__(self, folder: str, reason: str):
+        super().__init__(folder)
+        self.name = reason
+        self.reason = reason
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        path = Path(self.folder) / f"{rank:06d}.remove"
-        removed = set(np.fromfile(path, dtype="<u4").tolist()) if path.exists() else set()
-        with self.exclusions() as writer:
-            for position, doc in enumerate(data):
-                if position in removed:
-                    self.drop(doc, self.label, writer, rank)
-                else:
-                    yield doc
+        if not self.data_folder.isfile(f"{rank:06d}.remove"):
+            yield from data  # no duplicates in this shard (datatrove's step would warn about it)
+            return
+
+        def with_reason() -> DocumentsPipeline:
+            for doc in data:
+                doc.metadata["filter_reason"] = self.reason  # in case it goes to the exclusion writer
+                yield doc
+
+        for doc in super().run(with_reason(), rank, world_size):
+            del doc.metadata["filter_reason"]
+            yield doc
+        if dropped := self.stats[StatHints.dropped].total:
+            self.stat_update(f"dropped_{self.reason}", value=dropped)

@@ -7,10 +7,10 @@ Java 2.9, JavaScript 2.6 in BigCode's recipe) are mostly data blobs or unusual e
 from __future__ import annotations
 
 from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
 from tokenizers import Tokenizer
 
 from train.data.config import FertilityFilterConfig
-from train.data.steps import DocFilter
 
 
 def chars_per_token(tokenizer: Tokenizer, text: str) -> float:
@@ -18,7 +18,7 @@ def chars_per_token(tokenizer: Tokenizer, text: str) -> float:
     return len(text) / tokens if tokens else float("inf")
 
 
-class FertilityFilter(DocFilter):
+class FertilityFilter(BaseFilter):
     name = "fertility"
 
     def __init__(self, cfg: FertilityFilterConfig):
@@ -28,10 +28,10 @@ class FertilityFilter(DocFilter):
         self.cfg = cfg
         self._tokenizer: Tokenizer | None = None
 
-    def reason(self, doc: Document) -> str | None:
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
         threshold = self.cfg.min_chars_per_token.get(str(doc.metadata.get("lang")))
         if threshold is None:
-            return None
+            return True
         if self._tokenizer is None:  # loaded in the worker, not pickled across processes
             self._tokenizer = Tokenizer.from_file(str(self.cfg.tokenizer_path))
-        return "fertility" if chars_per_token(self._tokenizer, doc.text) < threshold else None
+        return chars_per_token(self._tokenizer, doc.text) >= threshold or (False, "fertility")

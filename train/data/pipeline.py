@@ -35,9 +35,9 @@ from train.data.config import DataConfig
 from train.data.decontaminate import DecontaminationFilter
 from train.data.dedup import (
     CodeMinhashSignature,
+    DuplicateFilter,
     ExactDuplicateFinder,
     ExactHashRecorder,
-    RemovalFilter,
     minhash_config,
 )
 from train.data.fertility import FertilityFilter
@@ -115,8 +115,8 @@ def _measured(work: WorkDir, steps: list[tuple[str, PipelineStep | None]]) -> li
     for label, step in steps:
         if step is None:
             continue
-        # Our filters and datatrove's own BaseFilter take an exclusion writer: give one to each
-        # that has none, so that every dropped file is listed under its step.
+        # Filters (datatrove's BaseFilter) and the duplicate filters take an exclusion writer: give
+        # one to each that has none, so that every dropped file is listed under its step.
         if getattr(step, "exclusion_writer", False) is None:
             step.exclusion_writer = exclusion_writer(work, label)
         measured.append(Measured(label, step))
@@ -152,7 +152,7 @@ def dedup_stages(cfg: DataConfig, work: WorkDir, tasks: int) -> list[Stage]:
         mh = minhash_config(cfg.dedup)
         read: list[PipelineStep] = [ShardFileReader(str(work.filtered))]
         if cfg.dedup.exact:  # signatures must index the same stream the final stage filters
-            read.append(RemovalFilter(str(work.exact_remove), "exact_duplicate"))
+            read.append(DuplicateFilter(str(work.exact_remove), "exact_duplicate"))
         signatures = CodeMinhashSignature(str(work.signatures), cfg.dedup)
         buckets = MinhashDedupBuckets(str(work.signatures), str(work.buckets), config=mh)
         cluster = MinhashDedupCluster(str(work.buckets), str(work.near_remove), config=mh)
@@ -165,8 +165,8 @@ def dedup_stages(cfg: DataConfig, work: WorkDir, tasks: int) -> list[Stage]:
 
 
 def finalize_stage(cfg: DataConfig, work: WorkDir, output: Path, tasks: int, salt: str) -> Stage:
-    exact = RemovalFilter(str(work.exact_remove), "exact_duplicate") if cfg.dedup.exact else None
-    near = RemovalFilter(str(work.near_remove), "near_duplicate") if cfg.dedup.near else None
+    exact = DuplicateFilter(str(work.exact_remove), "exact_duplicate") if cfg.dedup.exact else None
+    near = DuplicateFilter(str(work.near_remove), "near_duplicate") if cfg.dedup.near else None
     steps: list[PipelineStep] = [
         ShardFileReader(str(work.filtered)),
         *_measured(

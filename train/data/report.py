@@ -31,11 +31,21 @@ def _add_task_stats(steps: dict[str, dict[str, Any]], task_stats: list[dict[str,
         name = block["name"].split(": ", 1)[-1]  # datatrove prefixes the step type
         step = steps.setdefault(name, _empty_step(name))
         for key, value in stats.items():
-            prefix, _, label = key.partition("/")
-            if prefix in COUNTERS:
-                step[prefix][label] += _total(value)
-            elif key == "seconds":
+            if key == "seconds":
                 step["seconds"] += _total(value)
+            elif counter := _counter(key):
+                step[counter[0]][counter[1]] += _total(value)
+
+
+def _counter(key: str) -> tuple[str, str] | None:
+    """(counter, label) of a stats key: ours are `files_in/python`, `redacted/EMAIL`; datatrove's
+    filters count drops as `dropped_<reason>` (and their total as `dropped`, left out here)."""
+    prefix, slash, label = key.partition("/")
+    if slash and prefix in COUNTERS:
+        return prefix, label
+    if key.startswith("dropped_"):
+        return "dropped", key.removeprefix("dropped_")
+    return None
 
 
 def build_report(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from train.data.config import StarsFilterConfig
-from train.data.steps import DocFilter
 
 
-class StarsFilter(DocFilter):
+class StarsFilter(BaseFilter):
     """Drops files from repositories with fewer than `min_stars` stars.
 
     Files without star information (a team's own tree) are kept: stars say nothing about them.
@@ -22,8 +22,6 @@ class StarsFilter(DocFilter):
             raise ValueError("StarsFilter needs min_stars")
         self.min_stars = cfg.min_stars
 
-    def reason(self, doc: Document) -> str | None:
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
         stars = doc.metadata.get("stars")
-        if stars is None or int(stars) >= self.min_stars:
-            return None
-        return "stars"
+        return stars is None or int(stars) >= self.min_stars or (False, "stars")
