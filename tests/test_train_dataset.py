@@ -11,7 +11,8 @@ import torch
 
 from model.tokenizer import Tokenizer, load_tokenizer
 from tests.tiny import CORPUS, make_tokenizer
-from train.dataset import IGNORE_INDEX, PackedStream, find_shards, fixed_batches
+from train.dataset import IGNORE_INDEX, PackedStream, fixed_batches
+from train.shards import find_shards
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from tests.test_train_dataset import DOCS, write_shards
 from tests.tiny import make_tokenizer
 from tests.train_fixtures import write_corpus, write_recipe
 from train.checkpointing import Checkpoints
-from train.dataset import find_shards
 from train.loop import Trainer
 from train.recipe import DataSettings, load_recipe, with_overrides
+from train.shards import find_shards
 from train.streams import ParallelStreams, packed_stream, stream_seed
 
 DATA = DataSettings(seq_len=24, shuffle_window=3, seed=2)
@@ -91,7 +91,7 @@ def test_training_with_data_workers_and_a_deadline(tmp_path: Path) -> None:
 
 def test_split_writes_training_shards_for_the_workers(tmp_path: Path) -> None:
     from train.cli import main
-    from train.dataset import read_rows
+    from train.shards import read_rows
 
     source = write_corpus(tmp_path / "clean", 40, "doc")
     assert main(["split", "--input", str(source), "--output", str(tmp_path / "split"), "--train-shards", "3"]) == 0

@@ -18,53 +18,21 @@ repacks that window and yields exactly the contexts an uninterrupted run would h
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from model.tokenizer import Tokenizer
 from train.fim import FimSpec, Piece, fit, transform_context
+from train.shards import read_rows
 
-SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
 IGNORE_INDEX = -100  # cross_entropy's default ignore_index: padding is not a prediction target
 
 # Distinct first seed words keep the shuffles' random streams apart from the FIM draws'.
 _SHARD_ORDER, _DOC_ORDER, _FIM_DRAWS, _WINDOW_ORDER = 0, 1, 2, 3
-
-
-def find_shards(paths: Iterable[str | Path]) -> list[Path]:
-    """jsonl(.gz) files given directly or found (recursively) under given directories, sorted."""
-    found: set[Path] = set()
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.update(p for p in path.rglob("*") if _is_shard(p, path))
-        elif path.is_file():
-            found.add(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or directory")
-    if not found:
-        raise FileNotFoundError(f"no .jsonl/.jsonl.gz shards in {[str(p) for p in paths]}")
-    return sorted(found)
-
-
-def _is_shard(path: Path, root: Path) -> bool:
-    # `santa-train data` keeps intermediate shards under OUTPUT/_work: they are not training text.
-    hidden = any(part.startswith(("_", ".")) for part in path.relative_to(root).parts)
-    return not hidden and path.name.endswith(SHARD_SUFFIXES) and path.is_file()
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The records of one jsonl(.gz) shard that have a non-empty `content`, in file order."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        rows = (json.loads(line) for line in handle if line.strip())
-        return [row for row in rows if row.get("content")]
 
 
 def read_documents(path: Path) -> list[str]:

@@ -45,7 +45,7 @@ def prepare_data(args: argparse.Namespace, output: Path) -> tuple[Path, Path]:
     """Run the data pipeline on the repository and write the train/held-out split."""
     from train.data.config import DataConfig
     from train.data.pipeline import run_pipeline
-    from train.dataset import find_shards, read_rows
+    from train.shards import find_shards, read_rows
 
     cleaned = output / "data"
     run_pipeline([args.repo], cleaned, DataConfig(languages=args.languages), workers=args.workers)

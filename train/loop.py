@@ -24,12 +24,13 @@ from tqdm import tqdm
 
 from model.tokenizer import Tokenizer, load_tokenizer
 from train.checkpointing import Checkpoints, Process
-from train.dataset import IGNORE_INDEX, Batch, PackedStream, find_shards, fixed_batches
+from train.dataset import IGNORE_INDEX, Batch, PackedStream, fixed_batches
 from train.export import export_model
 from train.modeling import add_residual_dropout, base_network, fresh_network
 from train.optim import make_optimizer, make_scheduler
 from train.recipe import Recipe
 from train.runlog import RunLog, read_log
+from train.shards import find_shards
 from train.streams import ParallelStreams, TrainingStream, packed_stream
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from train.dataset import find_shards, read_rows
 from train.finetune import split_heldout, write_jsonl
+from train.shards import find_shards, read_rows
 
 
 def run(args: argparse.Namespace) -> int:

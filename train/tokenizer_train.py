@@ -9,7 +9,6 @@ SantaCoder, so a model's embedding rows for ordinary tokens do not depend on the
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import warnings
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from train.data.sources import decode_source, list_tree
+from train.shards import find_shards, read_rows, shards_in
 
 END_OF_TEXT = "<|endoftext|>"
 SPECIAL_TOKENS = (END_OF_TEXT, "<fim-prefix>", "<fim-middle>", "<fim-suffix>", "<fim-pad>")
@@ -34,26 +34,18 @@ def new_tokenizer() -> Tokenizer:
     return tokenizer
 
 
-def _shards_in(folder: Path) -> list[Path]:
-    # A pipeline output folder also holds intermediate shards under _work: not training text.
-    found = [*folder.rglob("*.jsonl.gz"), *folder.rglob("*.jsonl")]
-    return sorted(p for p in found if "_work" not in p.relative_to(folder).parts)
-
-
 def iter_corpus(paths: Iterable[str | Path]) -> Iterator[str]:
-    """Texts of pipeline output shards (`content` of *.jsonl[.gz]) or else of source trees."""
+    """Texts of shards (found as train/shards.py says) or, from a directory holding none, of its
+    source files."""
     for path in map(Path, paths):
-        shards = _shards_in(path) if path.is_dir() else [path]
-        if path.is_dir() and not shards:
+        if path.is_dir() and not shards_in(path):
             for rel in list_tree(path):
                 text, problem = decode_source((path / rel).read_bytes())
                 if problem is None:
                     yield text
             continue
-        for shard in shards:
-            opener = gzip.open if shard.suffix == ".gz" else open
-            with opener(shard, "rt", encoding="utf-8") as lines:
-                yield from (json.loads(line)["content"] for line in lines if line.strip())
+        for shard in find_shards([path]):
+            yield from (row["content"] for row in read_rows(shard))
 
 
 def train_tokenizer(
@@ -76,8 +68,7 @@ def train_tokenizer(
     learned = tokenizer.get_vocab_size()
     if learned < vocab_size:
         warnings.warn(
-            f"corpus too small for {vocab_size} BPE entries: got {learned}; special tokens "
-            f"start at id {learned}",
+            f"corpus too small for {vocab_size} BPE entries: got {learned}; special tokens start at id {learned}",
             stacklevel=2,
         )
     tokenizer.add_special_tokens(list(SPECIAL_TOKENS))

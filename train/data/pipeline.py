@@ -57,6 +57,7 @@ from train.data.sources import (
 )
 from train.data.stars import StarsFilter
 from train.data.steps import Measured, document_bytes
+from train.shards import PIPELINE_DATA, PIPELINE_WORK
 
 # Stages whose steps are `Measured`: the report is assembled from their per-task stats.
 REPORTED_STAGES = ("filter", "finalize")
@@ -77,7 +78,7 @@ class WorkDir:
     def __init__(self, output: Path):
         self.dropped = output / DROPPED_DIR
         self.skipped = self.dropped / "skipped.jsonl"
-        self.root = output / "_work"
+        self.root = output / PIPELINE_WORK
         self.plan = self.root / "plan.json"
         self.fingerprint = self.root / "fingerprint"
         self.salt = self.root / "pii_salt"
@@ -177,7 +178,7 @@ def finalize_stage(cfg: DataConfig, work: WorkDir, output: Path, tasks: int, sal
                 ("pii redaction", PiiRedactor(salt) if cfg.pii.enabled else None),
             ],
         ),
-        JsonlWriter(str(output / "data"), output_filename="${rank}.jsonl.gz", adapter=output_record),
+        JsonlWriter(str(output / PIPELINE_DATA), output_filename="${rank}.jsonl.gz", adapter=output_record),
     ]
     return Stage("finalize", steps, tasks)
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from train.data.languages import language_of_path
-from train.dataset import SHARD_SUFFIXES, find_shards, read_rows
 from train.eval.infill import InfillScore, InfillTask, mask_lines
+from train.shards import find_shards, is_shard_name, read_rows
 
 
 def fim_tasks(
@@ -52,9 +52,9 @@ def by_language(tasks: Sequence[InfillTask], score: InfillScore) -> dict[str, di
 def read_files(paths: Sequence[str | Path]) -> list[tuple[str, str]]:
     """(name, text) of held-out files: jsonl(.gz) shards (`content`, `path`) or plain source files."""
     out: list[tuple[str, str]] = []
-    shard_paths = [p for p in map(Path, paths) if p.is_dir() or p.name.endswith(SHARD_SUFFIXES)]
+    shard_paths = [p for p in map(Path, paths) if p.is_dir() or is_shard_name(p)]
     for path in map(Path, paths):
-        if path.is_file() and not path.name.endswith(SHARD_SUFFIXES):
+        if path.is_file() and not is_shard_name(path):
             out.append((str(path), path.read_text(encoding="utf-8", errors="replace")))
     for shard in find_shards(shard_paths) if shard_paths else []:
         out.extend(
