@@ -6,9 +6,9 @@
 and there, through the device tool (15 minutes a session; `prepare` first, here):
 
     run(command="set -o pipefail; PYTHONUNBUFFERED=1 python3 scripts/device-train --out $OUT
-                 --minutes 7 --wheels .device-train/wheels
+                 --minutes 7.5 --wheels .device-train/wheels
                  --extra-corpus .device-train/extra-corpus.tar.xz 2>&1 | tee $OUT/run.log",
-        carry=[".device-train"], timeout_s=480)
+        carry=[".device-train"], timeout_s=510)
 
 The GPU machine is bare and offline, so everything is made there or carried (docs/training.md,
 "On a GPU machine", gives the `run` command, what comes back and how to ship it). In order,
@@ -90,7 +90,7 @@ class Plan:
 
 GPU = Plan(
     corpus_mb=None, stdlib=True, model={}, data={}, train={}, probe_steps=30, checkpoints=4,
-    eval_files=200, per_file=2, humaneval_limit=None, eval_reserve_s=150.0, eval_processes_per_model=4,
+    eval_files=150, per_file=2, humaneval_limit=None, eval_reserve_s=100.0, eval_processes_per_model=4,
 )  # fmt: skip
 TINY = Plan(
     corpus_mb=0.5, stdlib=False,
@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("action", nargs="?", choices=("train", "prepare"), default="train")
     parser.add_argument("--out", type=Path, help="train: the folder that comes back (at most 8 files)")
-    parser.add_argument("--minutes", type=float, default=7.0, help="train: wall-clock budget of the whole run")
+    parser.add_argument("--minutes", type=float, default=7.5, help="train: wall-clock budget of the whole run")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--tiny", action="store_true", help="train: a tiny corpus and model (the CPU rehearsal)")
     parser.add_argument("--extra-corpus", type=Path, help="train: carried corpus (prepare's extra-corpus.tar.xz)")
