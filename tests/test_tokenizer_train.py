@@ -59,7 +59,7 @@ def test_loads_in_transformers(trained: Path) -> None:
     assert hf.eos_token == hf.bos_token == "<|endoftext|>"
     assert hf.eos_token_id == VOCAB
     assert hf.convert_tokens_to_ids("<fim-middle>") == VOCAB + 2
-    assert hf.model_max_length == 2048
+    assert hf.model_max_length > 10**20  # no model yet: transformers sets no limit (test_tokenizer_config)
     assert hf.decode(hf(text)["input_ids"]) == text
     # special tokens are atomic in transformers too
     assert hf("<fim-prefix>x<fim-suffix>")["input_ids"][0] == VOCAB + 1

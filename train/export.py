@@ -12,7 +12,6 @@ mapping each tensor to its file (huggingface_hub's own writer), which both loade
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch import nn
 from model.checkpoint import save_checkpoint
 from model.tokenizer import load_tokenizer
 from train.lora import plain_network
+from train.tokenizer_config import write_tokenizer_config
 
 
 def export_model(
@@ -40,7 +40,7 @@ def export_model(
     tmp, old = out.with_name(f".tmp-{out.name}"), out.with_name(f".old-{out.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     save_checkpoint(tmp, config, tensors, tokenizer_dir)
-    _write_tokenizer_config(tmp, tokenizer_dir, config.n_positions)
+    write_tokenizer_config(tmp, config.n_positions)
     if max_shard_bytes is not None:
         _shard(tmp, max_shard_bytes)
     _readable_by_others(tmp)
@@ -73,18 +73,3 @@ def _readable_by_others(directory: Path) -> None:
     os.umask(umask)
     for path in directory.iterdir():
         path.chmod(0o666 & ~umask)
-
-
-def _write_tokenizer_config(directory: Path, tokenizer_dir: Path, context: int) -> None:
-    """What transformers' AutoTokenizer needs next to tokenizer.json, unless it came with one."""
-    if (tokenizer_dir / "tokenizer_config.json").is_file():
-        return
-    tokenizer = load_tokenizer(directory)
-    eos = tokenizer.decode([tokenizer.eos_id]) if tokenizer.eos_id is not None else None
-    config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "eos_token": eos,
-        "model_max_length": context,
-        "clean_up_tokenization_spaces": False,
-    }
-    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -18,11 +18,11 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from train.data.sources import decode_source, list_tree
 from train.shards import find_shards, read_rows, shards_in
+from train.tokenizer_config import write_tokenizer_config
 
 END_OF_TEXT = "<|endoftext|>"
 SPECIAL_TOKENS = (END_OF_TEXT, "<fim-prefix>", "<fim-middle>", "<fim-suffix>", "<fim-pad>")
 DEFAULT_VOCAB_SIZE = 49152
-MODEL_MAX_LENGTH = 2048
 
 
 def new_tokenizer() -> Tokenizer:
@@ -83,15 +83,8 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: Path) -> None:
     tokenizer.save(str(out_dir / "tokenizer.json"))
     roles = {role: END_OF_TEXT for role in ("bos_token", "eos_token", "pad_token", "unk_token")}
     special_map = {"additional_special_tokens": list(SPECIAL_TOKENS), **roles}
-    config = {
-        **special_map,
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "model_max_length": MODEL_MAX_LENGTH,
-        "add_prefix_space": False,
-        "clean_up_tokenization_spaces": False,
-    }
     (out_dir / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2) + "\n")
-    (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_tokenizer_config(out_dir, context=None)  # no model yet: its context is the export's to write
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
