@@ -424,14 +424,13 @@ def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="device-train-", dir=args.work))
     workers = args.workers or max(1, min(12, (os.cpu_count() or 2) - 2))
     output = Output(args.out, work, _meta(args, workers, work))
-    if args.device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls outside autocast (none in the step)
     with output.stage("corpus") as figures:
         corpus = gather_corpus(plan, work, args.extra_corpus, figures)
     with output.stage("data") as figures:
         split = clean_and_split(corpus, work, workers, figures)
         heldout = heldout_subset(split, plan.eval_files, output.bundle)
     recipe = device_recipe(plan, split, work, workers)
+    output.report["meta"]["device"] = _device_name(args.device)  # starts CUDA: no fork after this
     with output.stage("probe") as figures:
         step_s, startup_s = probe_step_time(recipe, plan, work, figures)
     # Steps to end by `train_until` at the measured rate (5% kept for checkpoints and slow steps):
@@ -457,14 +456,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _meta(args: argparse.Namespace, workers: int, work: Path) -> dict[str, Any]:
-    import torch
-
-    device = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "where": _where(),
-        "device": f"{args.device}: {device}",
-        "cpus": os.cpu_count(),
+        "device": args.device,  # named once CUDA is started (after the data stage's forks)
         "python": platform.python_version(),
         "versions": {p: _version(p) for p in ("torch", "accelerate", "tokenizers", "datatrove")},
         "minutes": args.minutes,
@@ -474,11 +469,14 @@ def _meta(args: argparse.Namespace, workers: int, work: Path) -> dict[str, Any]:
     }
 
 
-def _where() -> str:
+def _device_name(device: str) -> str:
     import torch
 
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{platform.node()}: {os.cpu_count()} CPUs{gpu}, Python {platform.python_version()}"
+    return f"cuda: {torch.cuda.get_device_name()}" if device == "cuda" else f"cpu: {platform.processor() or 'cpu'}"
+
+
+def _where() -> str:
+    return f"{platform.node()}: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}"
 
 
 def _version(package: str) -> str:
