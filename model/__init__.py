@@ -38,6 +38,7 @@ __all__ = [
     "Tokenizer",
     "default_model",
     "load",
+    "load_network",
 ]
 
 # The small model trained by train/ and shipped inside the package (see its MODEL_CARD.md).
@@ -65,17 +66,8 @@ def load(
     if torch_device.type == "cpu":
         keep_freed_memory()
     weight_dtype, int8 = _dtype(dtype, torch_device)
-    directory = resolve_model_dir(path, revision)
-    config = load_config(directory / "config.json")
-    tokenizer = load_tokenizer(directory)
-    if tokenizer.vocab_size > config.vocab_size:
-        raise LoadError(
-            f"{directory / 'tokenizer.json'}: {tokenizer.vocab_size} tokens, but config.json's "
-            f"vocab_size is {config.vocab_size}"
-        )
-    tensors = to_bigcode_layout(read_state_dict(directory), config)
-    check_against_config(tensors, config, directory)
-    net = build(config, tensors).to(device=torch_device, dtype=weight_dtype).eval()
+    net, tokenizer = load_network(path, revision=revision)
+    net = net.to(device=torch_device, dtype=weight_dtype).eval()
     if int8:
         quantize_int8(net)
     elif torch_device.type == "cpu" and weight_dtype == torch.float32:
@@ -86,6 +78,24 @@ def load(
         net, tokenizer, device=torch_device, dtype=weight_dtype,
         prefix_cache_bytes=prefix_cache_mb * 2**20,
     )  # fmt: skip
+
+
+def load_network(path: str | os.PathLike[str], *, revision: str | None = None) -> tuple[GPTBigCode, Tokenizer]:
+    """A checkpoint's network, on CPU with its weights as stored (dtype and layout), and its
+    tokenizer: what training starts from. Unlike `load`, it changes nothing else in the process
+    and leaves out the serving steps (CPU weight layouts, quantisation, malloc settings).
+    Raises LoadError with one clear line."""
+    directory = resolve_model_dir(path, revision)
+    config = load_config(directory / "config.json")
+    tokenizer = load_tokenizer(directory)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise LoadError(
+            f"{directory / 'tokenizer.json'}: {tokenizer.vocab_size} tokens, but config.json's "
+            f"vocab_size is {config.vocab_size}"
+        )
+    tensors = to_bigcode_layout(read_state_dict(directory), config)
+    check_against_config(tensors, config, directory)
+    return build(config, tensors), tokenizer
 
 
 def default_model() -> Path | None:

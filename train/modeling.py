@@ -34,13 +34,12 @@ def fresh_network(settings: ModelSettings, vocab_size: int, seed: int) -> GPTBig
 
 
 def base_network(path: Path) -> GPTBigCode:
-    """A checkpoint (either SantaCoder layout, or a Hub id) as a trainable fp32 network."""
-    net = model.load(path, device="cpu", dtype="fp32", prefix_cache_mb=0).net
-    for param in net.parameters():  # unique parameters: a tied pair stays one tensor
-        # The runtime may store wide weights input-major for decoding; optimizers want them dense.
-        param.data = param.data.contiguous()
-        param.requires_grad_(True)
-    return net.train()
+    """A checkpoint (either SantaCoder layout, or a Hub id) as a trainable fp32 network.
+
+    Loaded without the serving steps of `model.load`: no CPU weight layouts for decoding, no
+    malloc settings for the whole process."""
+    net, _ = model.load_network(path)
+    return net.float().requires_grad_(True).train()
 
 
 def add_residual_dropout(net: GPTBigCode, p: float) -> None:

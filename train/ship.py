@@ -15,9 +15,9 @@ from train.tokenizer_config import write_tokenizer_config
 
 
 def ship(source: Path, out: Path) -> Path:
-    engine = model.load(source, device="cpu", dtype="fp16", prefix_cache_mb=0)
-    save_checkpoint(out, engine.config, engine.net.state_dict(), tokenizer_dir=source)
-    write_tokenizer_config(out, engine.config.n_positions)
+    net, _ = model.load_network(source)
+    save_checkpoint(out, net.config, net.half().state_dict(), tokenizer_dir=source)
+    write_tokenizer_config(out, net.config.n_positions)
     return out
 
 
