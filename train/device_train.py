@@ -35,6 +35,7 @@ the held-out files evaluated); `run.log` is left to the caller's `tee`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gzip
 import json
@@ -85,19 +86,21 @@ class Plan:
     per_file: int
     humaneval_limit: int | None
     eval_reserve_s: float  # kept for export, eval and packing after training
+    min_train_s: float  # trained at least this long, even past the reserve: the model is what matters
     eval_processes_per_model: int  # 4: a task and mode each (the GPU run), 1: all in one
 
 
 GPU = Plan(
     corpus_mb=None, stdlib=True, model={}, data={}, train={}, probe_steps=30, checkpoints=4,
-    eval_files=150, per_file=2, humaneval_limit=None, eval_reserve_s=100.0, eval_processes_per_model=4,
+    eval_files=150, per_file=2, humaneval_limit=None, eval_reserve_s=100.0, min_train_s=60.0,
+    eval_processes_per_model=4,
 )  # fmt: skip
 TINY = Plan(
     corpus_mb=0.5, stdlib=False,
     model={"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 256, "n_positions": 128},
     data={"seq_len": 128, "shuffle_window": 8}, train={"batch_size": 4, "eval_contexts": 4},
     probe_steps=4, checkpoints=2, eval_files=3, per_file=1, humaneval_limit=4, eval_reserve_s=25.0,
-    eval_processes_per_model=1,
+    min_train_s=5.0, eval_processes_per_model=1,
 )  # fmt: skip
 
 
@@ -177,6 +180,8 @@ class Output:
         problems = [f"{name}: {size} bytes" for name, size in sizes.items() if size > MAX_FILE_BYTES]
         if len(files) > MAX_FILES:
             problems.append(f"{len(files)} files, more than {MAX_FILES}")
+        if not any(name.endswith(".safetensors") for name in sizes):
+            problems.append("no model: training ended before its first checkpoint")
         return {"files": sizes, "problems": problems}
 
 
@@ -313,9 +318,10 @@ def train_model(recipe: Any, output: Output, work: Path, deadline: float, figure
             path = super().save()
             # fp16 shards: the weights come back as they would ship (santa-train ship), in files that fit.
             export_model(self.model, TOKENIZER, export, dtype=torch.float16, max_shard_bytes=MAX_FILE_BYTES)
-            figures.update(published_step=self.step, shards=output.publish_model(export))
             shutil.copyfile(self.output / "log.jsonl", output.bundle / "log.jsonl")
-            output.write_bundle()
+            figures["shards"] = output.publish_model(export)
+            figures["published_step"] = self.step  # recorded once every shard is in place
+            output.write_report()
             return path
 
     result = PublishingTrainer(recipe, progress=False).run(deadline=deadline)
@@ -369,9 +375,11 @@ def run_evals(jobs: list[EvalJob], output: Output, deadline: float, figures: dic
     """All jobs at once; each result goes into the report as it lands; stopped at the deadline."""
     (jobs[0].out.parent).mkdir(parents=True, exist_ok=True)
     for job in jobs:
-        log = job.out.with_suffix(".log").open("wb")
-        job.process = subprocess.Popen(job.command, env=job.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)  # fmt: skip
+        with job.out.with_suffix(".log").open("wb") as log:
+            # A group of its own, to stop it with all it starts; the same session as this run,
+            # so that whatever ends this run (the device tool's timeout) ends it too.
+            job.process = subprocess.Popen(job.command, env=job.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                           process_group=0)  # fmt: skip
     pending = list(jobs)
     while pending and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -383,7 +391,8 @@ def run_evals(jobs: list[EvalJob], output: Output, deadline: float, figures: dic
             output.write_report()
     for job in pending:  # out of time: stop the process and all it started
         assert job.process is not None
-        os.killpg(job.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended since the last look
+            os.killpg(job.process.pid, signal.SIGKILL)
         job.process.wait()
         figures.setdefault(job.label, {})[job.name] = "stopped at the deadline"
     for job in jobs:
@@ -435,7 +444,7 @@ def run(args: argparse.Namespace) -> int:
         step_s, startup_s = probe_step_time(recipe, plan, work, figures)
     # Steps to end by `train_until` at the measured rate (5% kept for checkpoints and slow steps):
     # the cosine then runs to its end; the deadline only stops a run that goes slower still.
-    train_until = deadline - plan.eval_reserve_s
+    train_until = max(deadline - plan.eval_reserve_s, time.monotonic() + startup_s + plan.min_train_s)
     steps = max(1, int(0.95 * (train_until - time.monotonic() - startup_s) / step_s))
     recipe = with_overrides(recipe, train={"steps": steps, "save_every": max(1, -(-steps // plan.checkpoints))})
     with output.stage("train") as figures:
@@ -575,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
         return prepare(args)
     if args.out is None:
         parser.error("train needs --out DIR")
+    if args.minutes <= 0:
+        parser.error(f"--minutes must be positive, not {args.minutes}")
     if args.extra_corpus is not None and not args.extra_corpus.exists():
         parser.error(f"--extra-corpus {args.extra_corpus}: no such file or folder")
     if args.wheels is not None:
