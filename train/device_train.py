@@ -87,20 +87,21 @@ class Plan:
     humaneval_limit: int | None
     eval_reserve_s: float  # kept for export, eval and packing after training
     min_train_s: float  # trained at least this long, even past the reserve: the model is what matters
+    max_steps: int | None  # a bound on the steps beside the time (the rehearsal's: it ends early, not late)
     eval_processes_per_model: int  # 4: a task and mode each (the GPU run), 1: all in one
 
 
 GPU = Plan(
     corpus_mb=None, stdlib=True, model={}, data={}, train={}, probe_steps=30, checkpoints=4,
     eval_files=150, per_file=2, humaneval_limit=None, eval_reserve_s=100.0, min_train_s=60.0,
-    eval_processes_per_model=4,
+    max_steps=None, eval_processes_per_model=4,
 )  # fmt: skip
 TINY = Plan(
     corpus_mb=0.5, stdlib=False,
     model={"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 256, "n_positions": 128},
     data={"seq_len": 128, "shuffle_window": 8}, train={"batch_size": 4, "eval_contexts": 4},
     probe_steps=4, checkpoints=2, eval_files=3, per_file=1, humaneval_limit=4, eval_reserve_s=25.0,
-    min_train_s=5.0, eval_processes_per_model=1,
+    min_train_s=5.0, max_steps=8, eval_processes_per_model=1,
 )  # fmt: skip
 
 
@@ -446,6 +447,7 @@ def run(args: argparse.Namespace) -> int:
     # the cosine then runs to its end; the deadline only stops a run that goes slower still.
     train_until = max(deadline - plan.eval_reserve_s, time.monotonic() + startup_s + plan.min_train_s)
     steps = max(1, int(0.95 * (train_until - time.monotonic() - startup_s) / step_s))
+    steps = min(steps, plan.max_steps or steps)
     recipe = with_overrides(recipe, train={"steps": steps, "save_every": max(1, -(-steps // plan.checkpoints))})
     with output.stage("train") as figures:
         figures["planned_steps"] = steps
