@@ -80,7 +80,9 @@ def test_the_cpu_rehearsal_runs_every_stage_and_brings_back_a_model(tmp_path: Pa
         ("corpus", "data", "probe", "train", "eval", "output"), "ok"
     )
     assert set(stages["corpus"]["results"]["sources"]) == {"python-site", "npm", "debian"}
-    assert stages["probe"]["results"]["step_s"] > 0 and stages["train"]["results"]["steps"] >= 1
+    trained = stages["train"]["results"]
+    assert stages["probe"]["results"]["step_s"] > 0 and trained["steps"] >= 1
+    assert trained["published_step"] == trained["steps"]  # the weights in OUT are the last step's
     for label in ("trained", "baseline"):
         (figures,) = stages["eval"]["results"][label].values()
         assert isinstance(figures, dict), figures
