@@ -86,20 +86,20 @@ class Plan:
     eval_reserve_s: float  # kept for export, eval and packing after training
     min_train_s: float  # trained at least this long, even past the reserve: the model is what matters
     max_steps: int | None  # a bound on the steps beside the time (the rehearsal's: it ends early, not late)
-    eval_processes_per_model: int  # 4: a task and mode each (the GPU run), 1: all in one
+    eval_side_by_side: bool  # a process per model, task and mode (the GPU run), or one per model
 
 
 GPU = Plan(
     corpus_mb=None, stdlib=True, model={}, data={}, train={}, probe_steps=30, checkpoints=4,
     eval_files=150, per_file=2, humaneval_limit=None, eval_reserve_s=100.0, min_train_s=60.0,
-    max_steps=None, eval_processes_per_model=4,
+    max_steps=None, eval_side_by_side=True,
 )  # fmt: skip
 TINY = Plan(
     corpus_mb=0.5, stdlib=False,
     model={"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 256, "n_positions": 128},
     data={"seq_len": 128, "shuffle_window": 8}, train={"batch_size": 4, "eval_contexts": 4},
     probe_steps=4, checkpoints=2, eval_files=3, per_file=1, humaneval_limit=4, eval_reserve_s=25.0,
-    min_train_s=5.0, max_steps=8, eval_processes_per_model=1,
+    min_train_s=5.0, max_steps=8, eval_side_by_side=False,
 )  # fmt: skip
 
 
@@ -350,13 +350,13 @@ class EvalJob:
 def eval_jobs(plan: Plan, models: dict[str, tuple[Path, str]], heldout: Path, work: Path) -> list[EvalJob]:
     """santa-eval processes for each model: HumanEval infilling and held-out FIM, PSM and SPM,
     in four processes (one per task and mode: they run side by side) or in one."""
-    split = plan.eval_processes_per_model > 1
     groups = (
         [([t], [m]) for t in ("humaneval-infill", "fim") for m in ("psm", "spm")]
-        if split
+        if plan.eval_side_by_side
         else [(["humaneval-infill", "fim"], ["psm", "spm"])]
     )
-    cpu_threads = str(max(1, (os.cpu_count() or 2) // 8))
+    # The cores shared among the processes (torch would give each all of them).
+    threads = str(max(1, (os.cpu_count() or 2) // (len(models) * len(groups))))
     jobs = []
     for label, (model_dir, device) in models.items():
         for tasks, modes in groups:
@@ -366,9 +366,8 @@ def eval_jobs(plan: Plan, models: dict[str, tuple[Path, str]], heldout: Path, wo
             args += ["--data", str(heldout), "--per-file", str(plan.per_file), "--output", str(out), "--no-progress"]
             if plan.humaneval_limit is not None:
                 args += ["--limit", str(plan.humaneval_limit)]
-            env = {**os.environ, "OMP_NUM_THREADS": cpu_threads} if device == "cpu" else dict(os.environ)
             command = [sys.executable, "-m", "train.eval.cli", str(model_dir), *args]
-            jobs.append(EvalJob(label, name, command, env, out))
+            jobs.append(EvalJob(label, name, command, {**os.environ, "OMP_NUM_THREADS": threads}, out))
     return jobs
 
 
