@@ -50,6 +50,10 @@ class Job:
         """Run on the worker: None if cancelled before it could start."""
         with self._lock:
             if self._cancelled:
+                log.debug("generation cancelled before it started")
                 return None
             self._generation = self.start()
-        return self._generation.wait()
+        completion = self._generation.wait()
+        if completion.finish_reason == "cancelled":
+            log.debug("generation cancelled after %d new tokens", len(completion.token_ids))
+        return completion

@@ -1,28 +1,72 @@
-"""Shared pytest configuration: opt-in slow tests, CUDA-only tests skipped without a GPU."""
+"""Shared pytest configuration and fixtures.
+
+`pytest -m "not slow"` leaves out the heavy tests (training runs, benchmarks, the editors in a
+real Neovim) for a quick loop; a plain `pytest`, as CI runs it, runs them all. Tests marked `cuda`
+are skipped without a GPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_lsp
 import torch
+from pytest_lsp import LanguageClient
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+from model.tokenizer import Tokenizer, load_tokenizer
+from tests.lsp_support import STATUSES, make_printable_model, server_config, stop
+from tests.tiny import make_tokenizer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    skip_slow = pytest.mark.skip(reason="slow: pass --runslow to run")
     skip_cuda = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "slow" in item.keywords and not config.getoption("--runslow"):
-            item.add_marker(skip_slow)
         if "cuda" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_cuda)
 
 
 @pytest.fixture
-def fresh_accelerate_state():
+def fresh_accelerate_state() -> Iterator[None]:
     """accelerate keeps one mixed-precision setting per process; a test that changes it resets it."""
     from accelerate.state import AcceleratorState
 
     AcceleratorState._reset_state(reset_partial_state=True)
     yield
     AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.fixture(scope="session")
+def tok(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
+    """The tiny SantaCoder-like tokenizer of tests/tiny.py, with its FIM tokens found."""
+    return load_tokenizer(make_tokenizer(tmp_path_factory.mktemp("tok")))
+
+
+# --- the language server --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_printable_model(tmp_path_factory.mktemp("tiny") / "model", n_positions=256)
+
+
+@pytest.fixture(scope="session")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Big enough that a long generation takes seconds on a CPU: for cancellation and budgets."""
+    return make_printable_model(tmp_path_factory.mktemp("slow") / "model", n_positions=1024, n_embd=256, n_layer=8)
+
+
+@pytest_lsp.fixture(config=server_config())
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    """A fresh server per test, started by `tests.lsp_support.start`."""
+    statuses = STATUSES[lsp_client] = asyncio.Queue()
+
+    @lsp_client.feature("santa/status")
+    def record(params: Any) -> None:
+        statuses.put_nowait(params)
+
+    yield
+    await stop(lsp_client)

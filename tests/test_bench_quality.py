@@ -106,6 +106,7 @@ def test_junk_is_counted_when_shown_and_never_for_what_is_accepted_whole() -> No
     assert type_region(ScriptedClient(script), region).junk_loop == 0
 
 
+@pytest.mark.slow
 def test_realtime_counts_a_suggestion_only_if_it_came_before_the_next_keystroke() -> None:
     script = {"    ": "amount = price * qty\n    return amount"}
     on_time = type_region(ScriptedClient(script), block_region(), random.Random(0))
@@ -135,9 +136,7 @@ def test_accept_word_cuts_back_to_a_word_boundary() -> None:
     assert accepted_length("results", "result = []") == 0
 
 
-@pytest.mark.parametrize(
-    "text", ["name, pat, pat, pat, pat", "0.0+1.0+1.0+1.0+", "/bin/bin/bin/", "x = 1\nx = 1\n"]
-)
+@pytest.mark.parametrize("text", ["name, pat, pat, pat, pat", "0.0+1.0+1.0+1.0+", "/bin/bin/bin/", "x = 1\nx = 1\n"])
 def test_loops_quoted_in_the_issue_are_loops(text: str) -> None:
     assert is_loop(text)
 
@@ -172,6 +171,7 @@ def test_regions_are_reproducible_inside_function_bodies_and_split_by_file(tmp_p
         assert region.typed.strip() and "\n" not in region.typed.split("\n")[0]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(model.default_model() is None, reason="the shipped model is not installed")
 def test_quality_run_with_the_shipped_model_through_the_real_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

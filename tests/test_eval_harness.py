@@ -78,6 +78,7 @@ def test_pass_at_k_estimator():
     assert pass_at_k(5, 4, 2) == 1.0  # fewer than k failures: some pair always passes
 
 
+@pytest.mark.slow
 def test_canonical_solutions_pass_every_humaneval_problem():
     every = list(problems().values())
     result = evaluate_pass_at_k(every, lambda p, s: p["canonical_solution"], 1, [1], workers=2, progress=False)

@@ -4,7 +4,6 @@ JSON-RPC error, and the next request is answered as usual."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests import test_lsp_support as support
-from tests.test_lsp_support import URI, RawServer, inline, insert, metrics, open_doc, start
-
-client, tiny_model, slow_model = support.client, support.tiny_model, support.slow_model  # the shared fixtures
+from tests.lsp_support import URI, RawServer, cancelled_generations, inline, insert, metrics, open_doc, start
 
 CODE = "def fib(n):\n    \n"
 INLINE = {"context": {"triggerKind": 2}, "textDocument": {"uri": URI}, "position": {"line": 1, "character": 4}}
@@ -40,14 +36,14 @@ async def test_unknown_documents_and_positions_outside(
 @pytest.mark.asyncio
 async def test_utf16_offsets_with_astral_characters(client: LanguageClient, tiny_model: Path) -> None:
     await start(client, tiny_model, cache=False)
-    open_doc(client, "s = '😀'\nt = '😀' + \n")
+    open_doc(client, "s = '😀'\nt = '😀' + \nu = f(😀)\nv = 😀\n")  # each cursor below gets a suggestion
+    # Inside the surrogate pair: snapped to the emoji's start, not a crash or a split character.
+    [item] = (await inline(client, 1, 6)).items
+    assert item.range.start == types.Position(1, 5)
     # After the emoji's two UTF-16 units, before the closing quote, and at the end of line 1.
     for line, units in ((0, 7), (1, 11)):
-        for item in (await inline(client, line, units)).items:
-            assert item.range.start == types.Position(line, units)
-    # Inside the surrogate pair: snapped to the emoji's start, not a crash or a split character.
-    for item in (await inline(client, 0, 6)).items:
-        assert item.range.start == types.Position(0, 5)
+        [item] = (await inline(client, line, units)).items
+        assert item.range.start == types.Position(line, units)
     assert (await metrics(client))["requests"] == 3
 
 
@@ -57,13 +53,11 @@ async def test_very_large_file_costs_only_its_window(client: LanguageClient, tin
     lines = 200_000
     open_doc(client, "".join(f"value_{i} = compute({i})\n" for i in range(lines)) + "\n")
     await inline(client, lines // 2, 0)
-    started = time.perf_counter()
     for version, column in enumerate(range(5), start=2):  # keystrokes in the middle of the file
         insert(client, lines // 2, column, "x", version)
         await inline(client, lines // 2, column + 1)
-    per_keystroke = (time.perf_counter() - started) / 5
-    assert per_keystroke < 0.5  # a whole-file scan per keystroke would be far slower
     m = await metrics(client)
+    assert m["requests"] == 6 and m["trimmedPrompts"] == 0
     assert m["promptTokens"] <= 6 * 256  # every prompt fit the 256-token context
 
 
@@ -113,7 +107,7 @@ async def test_malformed_json_rpc(tiny_model: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_client_disconnecting_mid_request(slow_model: Path) -> None:
+async def test_client_disconnecting_mid_request(slow_model: Path, capfd: pytest.CaptureFixture[str]) -> None:
     server = await RawServer.start("--model", str(slow_model), "--max-new-tokens", "400", "--time-budget-ms", "0")
     await server.initialize()
     while (await server.receive()).get("params", {}).get("state") != "ready":
@@ -121,9 +115,8 @@ async def test_client_disconnecting_mid_request(slow_model: Path) -> None:
     text = {"uri": URI, "languageId": "python", "version": 1, "text": CODE}
     server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": text}})
     server.send({"jsonrpc": "2.0", "id": 1, "method": "textDocument/inlineCompletion", "params": INLINE})
-    await asyncio.sleep(0.5)
-    started = time.perf_counter()
+    await asyncio.sleep(0.5)  # the generation is under way
     server.process.stdin.close()  # type: ignore[union-attr]
-    code = await asyncio.wait_for(server.process.wait(), 10)
-    assert time.perf_counter() - started < 5  # did not finish the 400 tokens first
-    assert code is not None
+    assert await asyncio.wait_for(server.process.wait(), 60) == 0
+    [stopped_after] = cancelled_generations(capfd.readouterr().err)
+    assert stopped_after < 400  # the server stopped the generation rather than finishing it first

@@ -10,6 +10,8 @@ import pytest
 import model
 from santa_lsp import bench, bench_blocks
 
+pytestmark = pytest.mark.slow  # benchmarks on the shipped model
+
 
 @pytest.mark.skipif(model.default_model() is None, reason="the shipped model is not installed")
 def test_bench_replays_typing_through_the_server(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from santa_lsp.framing import FrameReader
-from tests import test_lsp_support as support
-from tests.test_lsp_support import OPTIONS, SERVER, SERVER_ENV, RawServer, drain
+from tests.lsp_support import OPTIONS, SERVER, SERVER_ENV, RawServer, drain
 
-tiny_model = support.tiny_model  # the shared fixture
+pytestmark = pytest.mark.slow  # hundreds of random messages through real servers
 
 SEED = 20250611
 MESSAGES = 3000

@@ -19,11 +19,8 @@ from santa_lsp.settings import Settings
 from santa_lsp.situation import Situation
 from santa_lsp.syntax import breaks_line, valid_part
 from santa_lsp.typed_ahead import Shown, TypedAhead
-from tests import test_lsp_support as support
-from tests.test_lsp_support import URI, inline, metrics, open_doc, start
+from tests.lsp_support import URI, inline, metrics, open_doc, start
 from tests.tiny import make_model
-
-client, tiny_model = support.client, support.tiny_model  # the shared fixtures
 
 
 def situation(left: str, right: str = "", multiline: bool = False, brackets: str = "") -> Situation:
@@ -57,9 +54,7 @@ def loop_in(engine: model.Engine, text: str) -> int | None:
     [("    name, pat, pat, pat, pat, pat", "    name"), ("x = 0.0+1.0+1.0+1.0+1.0+1.0", "x = 0"),
      ('path = "/bin/bin/bin/bin/bin/', 'path = "/'), ("a = 1\nself.x = x\nself.x = x\n", "a = 1\n")],
 )  # fmt: skip
-def test_the_loops_quoted_in_the_issue_are_found_where_they_begin(
-    shipped: model.Engine, text: str, kept: str
-) -> None:
+def test_the_loops_quoted_in_the_issue_are_found_where_they_begin(shipped: model.Engine, text: str, kept: str) -> None:
     start = loop_in(shipped, text)
     assert start is not None and text[:start] == kept
 

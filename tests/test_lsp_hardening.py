@@ -17,10 +17,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests import test_lsp_support as support
-from tests.test_lsp_support import GATES_OFF, OPTIONS, SERVER, SERVER_ENV, URI, RawServer, drain
-
-tiny_model, slow_model = support.tiny_model, support.slow_model  # the shared fixtures
+from tests.lsp_support import GATES_OFF, OPTIONS, SERVER, SERVER_ENV, URI, RawServer, drain
 
 PARSE_ERROR = types.ErrorCodes.ParseError
 INVALID_REQUEST = types.ErrorCodes.InvalidRequest

@@ -12,10 +12,20 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests import test_lsp_support as support
-from tests.test_lsp_support import URI, inline, insert, metrics, open_doc, plain, start, wait_status
-
-client, tiny_model = support.client, support.tiny_model  # the shared fixtures
+from tests.lsp_support import (
+    DATA_DIR,
+    OPTIONS,
+    URI,
+    init_params,
+    inline,
+    insert,
+    metrics,
+    open_doc,
+    plain,
+    start,
+    stop,
+    wait_status,
+)
 
 CODE = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    \n"
 CURSOR = (5, 4)  # the empty, indented line in fib
@@ -33,7 +43,7 @@ async def progress_kinds(client: LanguageClient, until: str, timeout_s: float = 
 
 @pytest.mark.asyncio
 async def test_inline_completion_capabilities_progress_and_item(client: LanguageClient, tiny_model: Path) -> None:
-    result = await client.initialize_session(support.init_params({**support.OPTIONS, "model": str(tiny_model)}))
+    result = await client.initialize_session(init_params({**OPTIONS, "model": str(tiny_model)}))
     caps = result.capabilities
     assert caps.inline_completion_provider is not None and caps.completion_provider is not None
     assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
@@ -69,7 +79,7 @@ async def test_empty_results_until_ready_and_error_when_the_model_cannot_load(
     client: LanguageClient, tmp_path: Path
 ) -> None:
     (tmp_path / "config.json").write_text("{not json")
-    await client.initialize_session(support.init_params({"model": str(tmp_path)}))
+    await client.initialize_session(init_params({"model": str(tmp_path)}))
     status = await wait_status(client)
     assert status["state"] == "error" and "config.json" in status["message"]
     assert any(m.type == types.MessageType.Error and "config.json" in m.message for m in client.messages)
@@ -103,13 +113,10 @@ async def test_typing_what_was_suggested_is_answered_from_the_typed_ahead_cache(
     suggestion = (await inline(client, *CURSOR)).items[0].insert_text
     typed = suggestion[:2] if len(suggestion) > 2 else suggestion[:1]
     insert(client, CURSOR[0], CURSOR[1], typed, version=2)
-    started = time.perf_counter()
     item = (await inline(client, CURSOR[0], CURSOR[1] + len(typed))).items[0]
-    elapsed = time.perf_counter() - started
     assert item.insert_text == suggestion[len(typed) :]
     m = await metrics(client)
-    assert m["typedAheadHits"] == 1 and m["modelCalls"] == 1
-    assert elapsed < 0.5  # a round trip through the client, no model call
+    assert m["typedAheadHits"] == 1 and m["modelCalls"] == 1  # no model call for the second answer
 
 
 @pytest.mark.asyncio
@@ -123,6 +130,6 @@ async def test_accepted_items_are_counted_locally_when_stats_are_on(client: Lang
     )
     summary = plain(await client.protocol.send_request_async("santa/stats", {}))
     assert summary["shown"] == 2 and summary["accepted"] == 1 and summary["latencyMs"]["p95"] > 0
-    await support.stop(client)
-    saved = json.loads((Path(support.DATA_DIR) / "stats.json").read_text())
+    await stop(client)
+    saved = json.loads((Path(DATA_DIR) / "stats.json").read_text())
     assert saved["shown"] == 2 and saved["accepted"] == 1

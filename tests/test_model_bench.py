@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from model.bench import main
 from tests.tiny import make_model
 
 
+@pytest.mark.slow
 def test_bench_reports_all_figures(tmp_path: Path) -> None:
     directory = make_model(tmp_path / "m", n_positions=2048)
     out = tmp_path / "report.json"

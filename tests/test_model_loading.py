@@ -71,6 +71,7 @@ class _Evil:
         return (os.system, ("echo pwned",))
 
 
+@pytest.mark.slow
 def test_hub_id_resolves_from_the_offline_cache(reference, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A Hub id is looked up in huggingface_hub's cache layout, with HF_HUB_OFFLINE honoured."""
     source, _ = reference

@@ -28,6 +28,7 @@ def kept_mib(mode: str) -> int:
     return int(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_freed_memory_is_kept_for_reuse_only_when_asked() -> None:
     assert kept_mib("default") < 16  # glibc unmaps a block that large when it is freed

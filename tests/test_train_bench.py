@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from train.bench import build_parser, main, run
+
+pytestmark = pytest.mark.slow  # training benchmarks against transformers
 
 
 def _args(precision: str) -> list[str]:
@@ -25,4 +30,10 @@ def test_both_sides_start_from_the_same_loss(precision: str, tolerance: float):
 
 def test_prints_the_ratio(capsys: pytest.CaptureFixture[str]):
     assert main(_args("no")) == 0
-    assert "transformers" in capsys.readouterr().out
+    first_line, report = capsys.readouterr().out.split("\n", 1)
+    result = json.loads(report)
+    tps = result["tokens_per_s"]
+    assert result["speedup"] > 0 and result["speedup"] == pytest.approx(tps["ours"] / tps["transformers"])
+    printed = re.fullmatch(r"ours (\d+) tok/s, transformers (\d+) tok/s, x([\d.]+)", first_line)
+    assert printed, first_line
+    assert printed.groups() == (f"{tps['ours']:.0f}", f"{tps['transformers']:.0f}", f"{result['speedup']:.2f}")

@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.tokenizer import Tokenizer, load_tokenizer
-from tests.tiny import CORPUS, make_tokenizer
+from model.tokenizer import Tokenizer
+from tests.tiny import CORPUS
 from train.dataset import IGNORE_INDEX, PackedStream, fixed_batches
 from train.shards import find_shards
-
-
-@pytest.fixture(scope="module")
-def tok(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
-    return load_tokenizer(make_tokenizer(Path(tmp_path_factory.mktemp("tok"))))
 
 
 def write_shards(directory: Path, docs: list[str], shards: int = 3) -> list[Path]:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.tokenizer import Tokenizer, load_tokenizer
-from tests.tiny import make_tokenizer
+from model.tokenizer import Tokenizer
 from train.fim import FimSpec, Piece, cut_points, draw, fit, permute, transform_context, unpermute
-
-
-@pytest.fixture(scope="module")
-def tok(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
-    return load_tokenizer(make_tokenizer(Path(tmp_path_factory.mktemp("tok"))))
 
 
 def spec_of(tok: Tokenizer, rate: float = 1.0, spm_rate: float = 0.5) -> FimSpec:

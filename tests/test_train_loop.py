@@ -43,6 +43,7 @@ def finish(proc: subprocess.Popen[bytes]) -> None:
     assert proc.returncode == 0, err.decode()[-3000:]
 
 
+@pytest.mark.slow
 def test_kill_and_resume_matches_uninterrupted_run(tmp_path: Path):
     recipe = write_recipe(tmp_path, steps=30)
     whole = pretrain(recipe, tmp_path / "whole")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.tokenizer import Tokenizer, load_tokenizer
-from tests.tiny import make_tokenizer
+from model.tokenizer import Tokenizer
 from train.fim import FimSpec, cut_points, draw, permute, unpermute
 from train.spans import MAX_LINES, SPANS, code_lines, editor_span
 
@@ -25,11 +22,6 @@ def walk(root):
             yield from walk(path)
     return None
 """
-
-
-@pytest.fixture(scope="module")
-def tok(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
-    return load_tokenizer(make_tokenizer(Path(tmp_path_factory.mktemp("tok"))))
 
 
 def spans_of(kind: str, text: str = CODE, n: int = 300) -> list[str]:

@@ -1,4 +1,5 @@
-"""Shared pieces of the language-server tests: a tiny model, a server, and a client for it.
+"""Shared pieces of the language-server tests: the server's command, tiny models for it, and
+what a test does with a client (the fixtures that use them are in tests/conftest.py).
 
 Every server test drives the real `santa-lsp` process over stdio with pytest-lsp's client.
 """
@@ -8,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import tempfile
 import weakref
 from pathlib import Path
 from typing import Any
 
-import pytest
-import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from safetensors.torch import load_file, save_file
@@ -45,19 +45,6 @@ def server_config() -> ClientServerConfig:
 # would miss one that arrived before the wait began (a model that fails to load at once).
 STATUSES: weakref.WeakKeyDictionary[LanguageClient, asyncio.Queue[Any]] = weakref.WeakKeyDictionary()
 STATUS_TIMEOUT_S = 120  # a missing status fails the test rather than hanging the run
-
-
-@pytest_lsp.fixture(config=server_config())
-async def client(lsp_client: LanguageClient):
-    """A fresh server per test; import this fixture (with tiny_model) into a test module."""
-    statuses = STATUSES[lsp_client] = asyncio.Queue()
-
-    @lsp_client.feature("santa/status")
-    def record(params: Any) -> None:
-        statuses.put_nowait(params)
-
-    yield
-    await stop(lsp_client)
 
 
 async def stop(client: LanguageClient) -> None:
@@ -96,21 +83,8 @@ def make_printable_model(directory: Path, **shape: int) -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_printable_model(tmp_path_factory.mktemp("tiny") / "model", n_positions=256)
-
-
-@pytest.fixture(scope="session")
-def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Big enough that a long generation takes seconds on a CPU: for cancellation and budgets."""
-    return make_printable_model(tmp_path_factory.mktemp("slow") / "model", n_positions=1024, n_embd=256, n_layer=8)
-
-
 def init_params(options: dict[str, Any] | None, progress: bool = True) -> types.InitializeParams:
-    capabilities = types.ClientCapabilities(
-        window=types.WindowClientCapabilities(work_done_progress=progress)
-    )
+    capabilities = types.ClientCapabilities(window=types.WindowClientCapabilities(work_done_progress=progress))
     return types.InitializeParams(capabilities=capabilities, initialization_options=options)
 
 
@@ -132,9 +106,7 @@ async def wait_status(client: LanguageClient) -> dict[str, Any]:
 
 
 def open_doc(client: LanguageClient, text: str, uri: str = URI, language: str = "python") -> None:
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language, 1, text))
-    )
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language, 1, text)))
 
 
 def insert(client: LanguageClient, line: int, character: int, text: str, version: int, uri: str = URI) -> None:
@@ -219,6 +191,13 @@ class RawServer:
         if self.process.returncode is None:
             self.process.kill()
         return await self.process.wait()
+
+
+def cancelled_generations(log: str) -> list[int]:
+    """How many tokens each generation the server's DEBUG log reports cancelled had made
+    (0 for one cancelled before it started)."""
+    found = re.findall(r"generation cancelled (?:before it started|after (\d+) new tokens)", log)
+    return [int(tokens or 0) for tokens in found]
 
 
 async def drain(stream: asyncio.StreamReader, into: list[bytes]) -> None:
