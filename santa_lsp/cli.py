@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from santa_lsp.settings import DTYPES, Settings
+from santa_lsp.settings import DTYPES, FIM_MODES, Settings
 
 COMMANDS = ("complete", "stats", "bench")
 
@@ -18,10 +18,8 @@ def model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", choices=DTYPES, help="default auto")
     parser.add_argument("--max-new-tokens", type=int, default=Settings.maxNewTokens)
     parser.add_argument("--time-budget-ms", type=int, default=Settings.timeBudgetMs, help="0: none")
-    parser.add_argument("--fim-mode", choices=("spm", "psm"), default=Settings.fimMode)
-    parser.add_argument(
-        "--no-cache", action="store_true", help="disable the typed-ahead and prefix-KV caches"
-    )
+    parser.add_argument("--fim-mode", choices=FIM_MODES, default=Settings.fimMode)
+    parser.add_argument("--no-cache", action="store_true", help="disable the typed-ahead and prefix-KV caches")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (stderr)")
 
 
@@ -63,9 +61,7 @@ def serve(argv: Sequence[str]) -> int:
 
 def setup_logging(level: str) -> None:
     # stdout carries the protocol: every log line goes to stderr.
-    logging.basicConfig(
-        stream=sys.stderr, level=level.upper(), format="santa-lsp %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="santa-lsp %(levelname)s %(name)s: %(message)s")
     if level.upper() != "DEBUG":  # pygls logs every message it sends at INFO
         logging.getLogger("pygls").setLevel(logging.WARNING)
 

@@ -119,13 +119,22 @@ class SantaServer(LanguageServer):
     def apply_settings(self, raw: object, initial: bool = False) -> None:
         """Take the client's settings; a new model loads at once, except at `initialize`
         (the load starts at `initialized`, when the client may receive progress)."""
-        new = self.settings.update(raw)
+        new, problems = self.settings.update(raw)
+        if problems:
+            self.warn("settings: " + "; ".join(problems))
         reload = new.model_changed(self.settings) and not initial
         if new.stats and self.stats is None:
             self.stats = Stats.load()
         self.settings = new
         if reload:
             self.start_loading()
+
+    def warn(self, message: str) -> None:
+        """Something the user should fix (a bad setting): in the editor, and in the log."""
+        log.warning(message)
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=f"santa-lsp: {message}")
+        )
 
     # --- completion --------------------------------------------------------------------------
 

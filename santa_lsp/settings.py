@@ -1,109 +1,156 @@
-"""The server's settings: defaults, the CLI's overrides, and updates from the client.
+"""The server's settings: one schema for the server, its command line, the editors and the docs.
+
+`Settings` owns each setting's name, type, default and bounds; the command line takes its
+defaults from it. tests/test_settings_schema.py holds the editors' declarations
+(editors/vscode/package.json and src/settings.ts, editors/neovim/lua/santa_lsp/init.lua) and the
+table in docs/protocol.md to it, so adding a setting is a field here, its declaration in each
+editor and a row in that table.
 
 Clients send settings as `initializationOptions` and in `workspace/didChangeConfiguration`,
-either flat or nested under `santaLsp`. A bad value never takes the server down: unknown keys
-and wrong types are logged and skipped, keeping the previous value.
+either flat or nested under `santaLsp`. cattrs structures each value on its own, so one bad value
+costs nothing else: an unknown key, or a value of the wrong type or out of bounds, is reported
+back (the server shows it to the user) and the previous value is kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
-log = logging.getLogger(__name__)
+import cattrs
+from cattrs.errors import CattrsError
 
 SECTION = "santaLsp"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a number setting may take."""
+
+    minimum: float = 0
+    maximum: float | None = None
+
+
+Dtype = Literal["auto", "fp32", "bf16", "fp16", "int8"]
+FimMode = Literal["spm", "psm"]
+Count = Annotated[int, Bounds()]  # tokens, milliseconds, megabytes
+Number = Annotated[float, Bounds()]
+Probability = Annotated[float, Bounds(0, 1)]
+DTYPES: tuple[str, ...] = get_args(Dtype)
+FIM_MODES: tuple[str, ...] = get_args(FimMode)
 # Changing one of these means loading another model.
 MODEL_KEYS = frozenset({"model", "device", "dtype", "prefixCacheMb"})
-DTYPES = ("auto", "fp32", "bf16", "fp16", "int8")
-_CHOICES = {"fimMode": ("spm", "psm"), "dtype": DTYPES}
-_AT_MOST = {"minTokenProb": 1.0}  # a probability
 
 
 @dataclass(frozen=True)
 class Settings:
-    model: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    maxNewTokens: int = 64  # camelCase: the protocol's keys
-    timeBudgetMs: int = 1500
-    fimMode: str = "spm"
-    temperature: float = 0.0
+    """The protocol's settings under their protocol names (docs/protocol.md, "Settings")."""
+
+    model: str | None = None  # a directory or a Hub id; None: the shipped model
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    dtype: Dtype = "auto"
+    maxNewTokens: Count = 64
+    timeBudgetMs: Count = 1500  # 0: no budget
+    fimMode: FimMode = "spm"
+    temperature: Number = 0.0
     stop: tuple[str, ...] = ()
     enabled: bool = True
     disabledLanguages: tuple[str, ...] = ()
     crossFile: bool = True
-    crossFileTokens: int = 256
+    crossFileTokens: Count = 256
     stats: bool = False
-    # Gates on what is shown (docs/protocol.md); the defaults are chosen by `santa-lsp bench --quality`.
-    minTokenProb: float = 0.05  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
+    # Gates on what is shown; the defaults are chosen by `santa-lsp bench --quality`.
+    minTokenProb: Probability = 0.05  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
     stopRepetition: bool = True  # stop generating where a loop begins
     syntaxCheck: bool = True  # drop a suggestion that leaves the line syntactically broken
-    # Extensions (docs/protocol.md): the latency caches, off only to measure what they bring.
+    # Extensions: the latency caches, off only to measure what they bring.
     cache: bool = True
-    prefixCacheMb: int = 1024
+    prefixCacheMb: Count = 1024
 
-    def update(self, raw: object) -> Settings:
-        """These settings with the valid keys of `raw` (flat or under `santaLsp`) applied."""
+    def update(self, raw: object) -> tuple[Settings, list[str]]:
+        """These settings with the valid keys of `raw` (flat or under `santaLsp`) applied, and a
+        line for each key that was not."""
         if raw is None:
-            return self
+            return self, []
         if not isinstance(raw, dict):
-            log.warning("settings: expected an object, got %s; ignored", type(raw).__name__)
-            return self
+            return self, [f"settings must be an object, got {type(raw).__name__}"]
         if isinstance(raw.get(SECTION), dict):
             raw = raw[SECTION]
         changes: dict[str, Any] = {}
+        problems: list[str] = []
         for key, value in raw.items():
-            checked = _check(key, value)
-            if checked is not _INVALID:
-                changes[key] = checked
-        return dataclasses.replace(self, **changes)
+            if key not in TYPES:
+                problems.append(f"unknown setting {key!r} ignored")
+                continue
+            try:
+                changes[key] = converter.structure(value, TYPES[key])
+            except (CattrsError, TypeError, ValueError):
+                kept = getattr(self, key)
+                problems.append(f"{key} must be {expected(TYPES[key])}, got {value!r}; keeping {kept!r}")
+        return dataclasses.replace(self, **changes), problems
 
     def model_changed(self, other: Settings) -> bool:
         return any(getattr(self, key) != getattr(other, key) for key in MODEL_KEYS)
 
 
-_INVALID = object()
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+TYPES: dict[str, Any] = get_type_hints(Settings, include_extras=True)  # Annotated kept: the bounds
 
 
-def _check(key: str, value: object) -> object:
-    """The value to store for `key`, or _INVALID (with a log line saying why)."""
-    if key not in _FIELDS:
-        log.warning("settings: unknown key %r ignored", key)
-        return _INVALID
-    kind = _FIELDS[key].type
-    checked = _coerce(str(kind), value)
-    if checked is _INVALID:
-        reason = f"must be {kind}"
-    elif key in _CHOICES and checked not in _CHOICES[key]:
-        reason = f"must be one of {', '.join(_CHOICES[key])}"
-    elif isinstance(checked, int | float) and checked < 0:
-        reason = "must not be negative"
-    elif key in _AT_MOST and checked > _AT_MOST[key]:  # type: ignore[operator]
-        reason = f"must be at most {_AT_MOST[key]}"
-    else:
-        return checked
-    log.warning("settings: %s %s, got %r; keeping the old value", key, reason, value)
-    return _INVALID
+def _exactly(*accepted: type) -> Callable[[object, type], object]:
+    """A hook that takes only these JSON types: `true` is no token budget, nor "yes" a boolean
+    (Python's bool is an int, and cattrs' own hooks would call bool("no"))."""
+
+    def structure(value: object, kind: type) -> object:
+        if isinstance(value, bool) != (bool in accepted) or not isinstance(value, accepted):
+            raise TypeError(f"{value!r} is not {kind.__name__}")
+        return kind(value)  # type: ignore[call-arg]
+
+    return structure
 
 
-def _coerce(kind: str, value: object) -> object:
-    # bool is a subclass of int in Python, but `true` is not a token budget.
-    if kind == "bool":
-        return value if isinstance(value, bool) else _INVALID
-    if kind == "int":
-        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
-    if kind == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return float(value) if ok else _INVALID  # type: ignore[arg-type]
-    if kind == "str":
-        return value if isinstance(value, str) else _INVALID
-    if kind == "str | None":
-        return value if value is None or isinstance(value, str) else _INVALID
-    if kind == "tuple[str, ...]":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return tuple(value) if ok else _INVALID  # type: ignore[arg-type]
-    return _INVALID
+def _strings(value: object, _: type) -> tuple[str, ...]:
+    if not isinstance(value, list):  # a string is iterable too, but "abc" is no list of three
+        raise TypeError(f"{value!r} is not a list")
+    return tuple(converter.structure(item, str) for item in value)
+
+
+def _bounded(kind: Any) -> Callable[[object, type], object]:
+    base, bounds = get_args(kind)[:2]
+
+    def structure(value: object, _: type) -> object:
+        number = converter.structure(value, base)
+        if number < bounds.minimum or (bounds.maximum is not None and number > bounds.maximum):
+            raise ValueError(f"{number} is out of bounds")
+        return number
+
+    return structure
+
+
+converter = cattrs.Converter()
+converter.register_structure_hook(bool, _exactly(bool))
+converter.register_structure_hook(int, _exactly(int))
+converter.register_structure_hook(float, _exactly(int, float))
+converter.register_structure_hook(str, _exactly(str))
+converter.register_structure_hook_func(lambda kind: kind == tuple[str, ...], _strings)
+converter.register_structure_hook_factory(lambda kind: get_origin(kind) is Annotated, _bounded)
+
+
+def expected(kind: Any) -> str:
+    """What a value of the setting type `kind` must be, in words for the user."""
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(get_args(kind))
+    if get_origin(kind) is Annotated:
+        base, bounds = get_args(kind)[:2]
+        noun = "an integer" if base is int else "a number"
+        if bounds.maximum is None:
+            return f"{noun} of at least {bounds.minimum:g}"
+        return f"{noun} from {bounds.minimum:g} to {bounds.maximum:g}"
+    words = {
+        bool: "true or false",
+        str: "a string",
+        str | None: "a string or null",
+        tuple[str, ...]: "a list of strings",
+    }
+    return words[kind]

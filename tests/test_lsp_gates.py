@@ -167,9 +167,9 @@ def test_valid_or_unjudgeable_suggestions_pass(language: str, left: str, text: s
 
 
 def test_gate_settings_are_checked() -> None:
-    assert Settings().update({"minTokenProb": 0.2}).minTokenProb == 0.2
-    assert Settings().update({"minTokenProb": 1.5}).minTokenProb == Settings.minTokenProb
-    assert Settings().update({"syntaxCheck": "no"}).syntaxCheck is True
+    assert Settings().update({"minTokenProb": 0.2}) == (Settings(minTokenProb=0.2), [])
+    assert Settings().update({"minTokenProb": 1.5})[0].minTokenProb == Settings.minTokenProb
+    assert Settings().update({"syntaxCheck": "no"})[0].syntaxCheck is True
 
 
 # --- through the real server -----------------------------------------------------------------------

@@ -90,7 +90,7 @@ async def test_empty_results_until_ready_and_error_when_the_model_cannot_load(
 
 @pytest.mark.asyncio
 async def test_configuration_changes_apply_and_a_new_model_reloads(client: LanguageClient, tiny_model: Path) -> None:
-    await start(client, None)  # no model at all: an error state, not a crash
+    await start(client, None, maxNewTokens="many")  # no model at all: an error state, not a crash
     open_doc(client, CODE)
     settings = {"santaLsp": {"model": str(tiny_model), "maxNewTokens": 4, "timeBudgetMs": 0}}
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
@@ -102,6 +102,12 @@ async def test_configuration_changes_apply_and_a_new_model_reloads(client: Langu
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=flat))
     assert not (await inline(client, *CURSOR)).items
     assert (await metrics(client))["modelCalls"] == 1  # neither disabled request reached the model
+    # The user sees each bad setting (the warning went out before the answers that followed it).
+    warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+    assert warnings == [
+        "santa-lsp: settings: maxNewTokens must be an integer of at least 0, got 'many'; keeping 64",
+        "santa-lsp: settings: unknown setting 'bogus' ignored",
+    ]
 
 
 @pytest.mark.asyncio

@@ -94,12 +94,19 @@ def test_typed_ahead_serves_the_rest_of_the_suggestion() -> None:
     assert cache.lookup("u", 3, "x = compute(a", ")") is None  # only the existing ")" is left
 
 
-def test_settings_accept_flat_or_nested_and_reject_bad_values(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        settings = Settings().update({"santaLsp": {"maxNewTokens": 12, "fimMode": "xyz", "bogus": 1}})
-        assert settings.maxNewTokens == 12 and settings.fimMode == "spm"
-        assert Settings().update({"stop": ["\n\n"], "enabled": "yes"}).stop == ("\n\n",)
-        assert Settings().update({"timeBudgetMs": True}).timeBudgetMs == 1500  # a bool is no number
-    assert "unknown key 'bogus'" in caplog.text and "fimMode must be one of" in caplog.text
-    assert "enabled must be bool" in caplog.text
-    assert Settings().update({"model": "x"}).model_changed(Settings())
+def test_settings_accept_flat_or_nested_and_report_bad_values() -> None:
+    settings, problems = Settings().update({"santaLsp": {"maxNewTokens": 12, "fimMode": "xyz", "bogus": 1}})
+    assert settings == Settings(maxNewTokens=12)  # the bad values kept the old ones
+    assert problems == ["fimMode must be one of spm, psm, got 'xyz'; keeping 'spm'", "unknown setting 'bogus' ignored"]
+    assert Settings().update({"stop": ["\n\n"], "enabled": "yes"}) == (
+        Settings(stop=("\n\n",)),
+        ["enabled must be true or false, got 'yes'; keeping True"],
+    )
+    before = Settings(timeBudgetMs=300)
+    for bad in (True, -1, 2.5, "1500", None):  # a bool is no number, and a count is whole
+        updated, [problem] = before.update({"timeBudgetMs": bad})
+        assert updated == before and problem.startswith("timeBudgetMs must be an integer of at least 0"), bad
+    assert Settings().update({"stop": "\n"})[1] == ["stop must be a list of strings, got '\\n'; keeping ()"]
+    assert Settings().update({"model": None, "temperature": 1}) == (Settings(temperature=1.0), [])
+    assert Settings().update(["maxNewTokens"]) == (Settings(), ["settings must be an object, got list"])
+    assert Settings().update({"model": "x"})[0].model_changed(Settings())

@@ -19,6 +19,8 @@ export interface ServerSettings {
   minTokenProb: number;
   stopRepetition: boolean;
   syntaxCheck: boolean;
+  cache: boolean;
+  prefixCacheMb: number;
 }
 
 /** How to start the server process. */
@@ -47,6 +49,8 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   minTokenProb: 0.05,
   stopRepetition: true,
   syntaxCheck: true,
+  cache: true,
+  prefixCacheMb: 1024,
 });
 
 export const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d+)$/;
@@ -69,6 +73,10 @@ function int(value: unknown, fallback: number, min: number): number {
 function prob(value: unknown, fallback: number): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) return fallback;
   return value;
+}
+
+function bool(value: unknown, fallback: boolean): boolean {
+  return typeof value === "boolean" ? value : fallback;
 }
 
 function strings(value: unknown): string[] {
@@ -117,15 +125,16 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
         ? (get("temperature") as number)
         : DEFAULTS.temperature,
     stop: strings(get("stop")),
-    enabled: typeof get("enabled") === "boolean" ? (get("enabled") as boolean) : DEFAULTS.enabled,
+    enabled: bool(get("enabled"), DEFAULTS.enabled),
     disabledLanguages: disabledLanguages(get("enable")),
-    crossFile: typeof get("crossFile") === "boolean" ? (get("crossFile") as boolean) : DEFAULTS.crossFile,
+    crossFile: bool(get("crossFile"), DEFAULTS.crossFile),
     crossFileTokens: int(get("crossFileTokens"), DEFAULTS.crossFileTokens, 0),
-    stats: typeof get("stats") === "boolean" ? (get("stats") as boolean) : DEFAULTS.stats,
+    stats: bool(get("stats"), DEFAULTS.stats),
     minTokenProb: prob(get("minTokenProb"), DEFAULTS.minTokenProb),
-    stopRepetition:
-      typeof get("stopRepetition") === "boolean" ? (get("stopRepetition") as boolean) : DEFAULTS.stopRepetition,
-    syntaxCheck: typeof get("syntaxCheck") === "boolean" ? (get("syntaxCheck") as boolean) : DEFAULTS.syntaxCheck,
+    stopRepetition: bool(get("stopRepetition"), DEFAULTS.stopRepetition),
+    syntaxCheck: bool(get("syntaxCheck"), DEFAULTS.syntaxCheck),
+    cache: bool(get("cache"), DEFAULTS.cache),
+    prefixCacheMb: int(get("prefixCacheMb"), DEFAULTS.prefixCacheMb, 0),
   };
   // An empty model means "the server's packaged model": leave the key out so the server keeps it.
   const model = str(get("model"), "");

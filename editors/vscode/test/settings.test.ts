@@ -50,6 +50,8 @@ describe("toServerSettings", () => {
         minTokenProb: 0.05,
         stopRepetition: false,
         syntaxCheck: false,
+        cache: false,
+        prefixCacheMb: 256,
       }),
     );
     assert.deepEqual(s, {
@@ -69,6 +71,8 @@ describe("toServerSettings", () => {
       minTokenProb: 0.05,
       stopRepetition: false,
       syntaxCheck: false,
+      cache: false,
+      prefixCacheMb: 256,
     });
   });
 
@@ -87,6 +91,8 @@ describe("toServerSettings", () => {
         minTokenProb: 1.5,
         stopRepetition: "no",
         syntaxCheck: 0,
+        cache: "off",
+        prefixCacheMb: "1G",
         model: "",
       }),
     );
@@ -102,6 +108,8 @@ describe("toServerSettings", () => {
     assert.equal(s.minTokenProb, 0.05);
     assert.equal(s.stopRepetition, true);
     assert.equal(s.syntaxCheck, true);
+    assert.equal(s.cache, true);
+    assert.equal(s.prefixCacheMb, 1024);
     assert.equal(s.model, undefined);
     for (const bad of [-0.1, 1.01, Number.NaN, "0.5", null]) {
       assert.equal(toServerSettings(getter({ minTokenProb: bad })).minTokenProb, DEFAULTS.minTokenProb, String(bad));
