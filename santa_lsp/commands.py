@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from santa_lsp.cli import model_arguments, settings_from, setup_logging
+from santa_lsp.documents import Document, split_lines, strip_end
 from santa_lsp.settings import Settings
+
+WHERE = "FILE:LINE:COL (from 1; COL counts characters), e.g. examples/fib.py:16:9"
 
 
 def run(command: str, argv: Sequence[str]) -> int:
@@ -22,12 +26,13 @@ def complete(argv: Sequence[str]) -> int:
         prog="santa-lsp complete", description="Print the completion at a cursor (no editor needed)."
     )
     model_arguments(parser)
-    parser.add_argument("where", help="FILE:LINE:COL, 1-based; COL counts characters")
+    parser.add_argument("where", help=WHERE)
     args = parser.parse_args(argv)
     setup_logging("WARNING" if args.log_level.upper() == "INFO" else args.log_level)
-    try:
+    try:  # all of it before the model loads: a typo costs no wait
         path, line, column = _where(args.where)
         text = Path(path).read_text(encoding="utf-8")
+        _check_cursor(path, text, line, column)
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
     suggestion = asyncio.run(_complete_once(settings_from(args), path, text, line - 1, column - 1))
@@ -38,16 +43,28 @@ def complete(argv: Sequence[str]) -> int:
 
 
 def _where(spec: str) -> tuple[str, int, int]:
-    path, line, column = spec.rsplit(":", 2)
-    if int(line) < 1 or int(column) < 1:
-        raise ValueError(f"{spec}: LINE and COL start at 1")
-    return path, int(line), int(column)
+    found = re.fullmatch(r"(.+):([0-9]+):([0-9]+)", spec)
+    if found is None:
+        raise ValueError(f"{spec!r}: expected {WHERE}")
+    path, line, column = found[1], int(found[2]), int(found[3])
+    if line < 1 or column < 1:
+        raise ValueError(f"{spec!r}: LINE and COL start at 1")
+    return path, line, column
+
+
+def _check_cursor(path: str, text: str, line: int, column: int) -> None:
+    """A cursor inside the file: on one of its lines, at most just after the line's last character."""
+    lines = split_lines(text)
+    if line > len(lines):
+        raise ValueError(f"{path}:{line}: past the end of the file: LINE goes from 1 to {len(lines)}")
+    last = len(strip_end(lines[line - 1])) + 1
+    if column > last:
+        raise ValueError(f"{path}:{line}:{column}: past the end of the line: COL goes from 1 to {last} there")
 
 
 async def _complete_once(settings: Settings, path: str, text: str, line: int, column: int) -> str | None:
     """The suggestion ("" when there is none), or None when the request could not be served."""
     from santa_lsp.completer import Completer
-    from santa_lsp.documents import Document
     from santa_lsp.model_host import ModelHost
     from santa_lsp.syntax import SUFFIXES
     from santa_lsp.window import Cursor
@@ -61,10 +78,6 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
         return None
     language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
-    if line >= len(doc.lines):
-        print(f"santa-lsp: {path} has {len(doc.lines)} lines", file=sys.stderr)
-        return None
-    column = min(column, len(doc.lines[line].rstrip("\r\n")))
     suggestion = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
     worker.close()
     if suggestion is None:  # a valid answer, not an error: nothing worth showing here
