@@ -81,6 +81,21 @@ class Recipe:
 
 T = TypeVar("T")
 
+SHIPPED = Path(__file__).parent / "configs"  # the recipes that come with the package
+
+
+def find_recipe_file(name: str | Path) -> Path:
+    """A recipe file: a path, or the name of a shipped one (`finetune-cpu` is
+    train/configs/finetune-cpu.toml), so that a recipe is found from any directory."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    shipped = SHIPPED / f"{path.name.removesuffix('.toml')}.toml"
+    if path.parent == Path(".") and shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.toml")))
+    raise FileNotFoundError(f"{name}: no such recipe file, and not a shipped recipe ({names})")
+
 
 def _section(kind: type[T], raw: dict[str, Any], name: str) -> T:
     known = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]

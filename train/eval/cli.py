@@ -19,8 +19,11 @@ TASKS = ("humaneval-infill", "fim", "pass-at-k", "perplexity")
 def heldout_metrics(
     engine: Any, files: list[tuple[str, str]], modes: list[str], per_file: int = 4, progress: bool = True
 ) -> dict[str, Any]:
-    """FIM exact match (single- and multi-line) and perplexity on a repository's held-out files."""
-    from train.eval.fim_exact import by_language, fim_tasks
+    """FIM exact match (single- and multi-line) and perplexity on a repository's held-out files.
+
+    Each exact match comes with its 95% interval over files (`ci95`) and the (tasks, hits) of
+    every file (`per_file`, in the order of `files`), which pairs two models' scores."""
+    from train.eval.fim_exact import by_language, file_hits, fim_tasks, interval
     from train.eval.infill import EngineInfiller, score_infill
     from train.eval.perplexity import perplexity
 
@@ -29,7 +32,11 @@ def heldout_metrics(
     for kind, multi in (("fim_single_line", False), ("fim_multi_line", True)):
         tasks = fim_tasks(files, per_file=per_file, multi_line=multi)
         scores = {m: score_infill(tasks, infiller, m, progress, kind) for m in modes}
-        results[kind] = {m: {**s.summary(), "by_language": by_language(tasks, s)} for m, s in scores.items()}
+        hits = {m: file_hits(tasks, s) for m, s in scores.items()}
+        results[kind] = {
+            m: {**s.summary(), "ci95": interval(hits[m]), "per_file": hits[m], "by_language": by_language(tasks, s)}
+            for m, s in scores.items()
+        }
     ppl = perplexity(engine, [text for _, text in files], progress)
     results["perplexity"] = {"perplexity": ppl.perplexity, "loss": ppl.loss, "tokens": ppl.tokens}
     return results

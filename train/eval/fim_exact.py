@@ -36,9 +36,35 @@ def fim_tasks(
     return tasks
 
 
+def task_file(task: InfillTask) -> str:
+    """The file a task was cut from (its id is "path:first-last")."""
+    return task.task_id.rsplit(":", 1)[0]
+
+
 def task_language(task: InfillTask) -> str:
-    """The language of the file a task was cut from (its id is "path:first-last")."""
-    return language_of_path(task.task_id.rsplit(":", 1)[0]) or "other"
+    return language_of_path(task_file(task)) or "other"
+
+
+def file_hits(tasks: Sequence[InfillTask], score: InfillScore) -> list[tuple[int, int]]:
+    """(tasks, exact matches) of each file of `score`, computed over `tasks`, in the files' order."""
+    correct, counts = set(score.correct), dict[str, tuple[int, int]]()
+    for task in tasks:
+        n, hits = counts.get(task_file(task), (0, 0))
+        counts[task_file(task)] = (n + 1, hits + (task.task_id in correct))
+    return list(counts.values())
+
+
+def interval(files: Sequence[Sequence[int]], baseline: Sequence[Sequence[int]] | None = None) -> list[float]:
+    """95% interval of exact match over `files` ((tasks, hits) each), or of its difference with
+    `baseline` scored on the same tasks (paired), resampling files: one file's tasks are not
+    independent of each other.
+
+    Exact match is 1 - misses / tasks, the ratio the keystrokes bench bootstraps as
+    1 - keystrokes / characters, so its bootstrap serves as is."""
+    from santa_lsp.bench_quality import saved_interval
+
+    arms = [files] if baseline is None else [files, baseline]
+    return saved_interval([[(n, n - hits) for n, hits in arm] for arm in arms])
 
 
 def by_language(tasks: Sequence[InfillTask], score: InfillScore) -> dict[str, dict[str, float | int]]:
