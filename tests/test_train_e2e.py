@@ -1,5 +1,5 @@
 """End to end on CPU: repository -> data pipeline -> tokenizer -> pretraining -> export ->
-runtime and transformers agree -> santa-eval; and `santa-train finetune` (LoRA) on a repo."""
+runtime and transformers agree -> santa-eval (`santa-train finetune`: tests/test_train_finetune.py)."""
 
 from __future__ import annotations
 
@@ -58,21 +58,6 @@ def test_corpus_to_evaluated_checkpoint(tmp_path: Path, capsys: pytest.CaptureFi
     assert sum(g["n"] for g in results["fim_single_line"]["psm"]["by_language"].values()) == 20
     assert results["perplexity"]["perplexity"] < 10  # the model has seen these files
     assert "humaneval_infill" in capsys.readouterr().out
-
-
-def test_finetune_with_lora_reports_before_and_after(tmp_path: Path):
-    base = make_model(tmp_path / "base", seed=1)
-    args = ["finetune", "--base", str(base), "--repo", str(write_repo(tmp_path / "repo")),
-            "--output", str(tmp_path / "ft"), "--lora", "--steps", "12", "--batch-size", "4", "--lr", "5e-3",
-            "--seq-len", "64", "--per-file", "1", "--no-progress"]  # fmt: skip
-    assert santa_train(args) == 0
-    report = json.loads((tmp_path / "ft" / "finetune_report.json").read_text())
-    assert report["lora"] and report["heldout_files"] == 2 and report["train_files"] == 18
-    assert report["after"]["perplexity"]["perplexity"] < report["before"]["perplexity"]["perplexity"]
-    assert set(report["after"]["fim_multi_line"]) == {"psm", "spm"}
-    merged = model.load(report["export"], device="cpu")
-    assert not any("lora" in name for name, _ in merged.net.named_parameters())
-    assert santa_train(args) == 2  # an existing fine-tune is not overwritten without --resume: one line, exit 2
 
 
 def test_pretrain_can_start_from_an_existing_model(tmp_path: Path):
