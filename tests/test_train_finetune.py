@@ -15,7 +15,7 @@ import model
 from tests.repo_fixture import write_repo
 from tests.test_train_resume_safety import one_error_line
 from tests.tiny import make_model
-from train.cli import build_parser
+from train.cli import build_parser, run_command
 from train.cli import main as santa_train
 from train.eval.fim_exact import file_hits, fim_tasks, interval
 from train.eval.infill import InfillScore
@@ -104,6 +104,14 @@ def test_errors_are_one_line_exit_2_before_any_work(
     line = one_error_line(capsys)
     assert line.startswith("santa-train finetune: error: ") and expected in line, line
     assert not output.exists()  # nothing was started
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys: pytest.CaptureFixture[str]):
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    assert run_command("santa-train finetune", argparse.Namespace(func=interrupted)) == 130
+    assert one_error_line(capsys) == "santa-train finetune: interrupted"
 
 
 def test_held_out_text_is_the_same_on_every_run(tmp_path: Path):

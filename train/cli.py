@@ -43,6 +43,11 @@ def run_command(prog: str, args: argparse.Namespace) -> int:
     """
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a long run is stopped: what was saved (checkpoints, finished data tasks)
+        # stays, and the same command continues it (with --resume for pretrain and finetune).
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except Exception as err:
         if not isinstance(err, _user_errors()):
             raise
