@@ -18,6 +18,7 @@ from model.checkpoint import (
     to_bigcode_layout,
 )
 from model.config import ModelConfig, load_config
+from model.decoding import check_mode
 from model.engine import Completion, Engine, Generation, GenerationConfig
 from model.errors import FimUnsupportedError, LoadError
 from model.gpt_bigcode import GPTBigCode
@@ -54,15 +55,19 @@ def load(
     *,
     revision: str | None = None,
     prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
+    decode: str = "auto",
 ) -> Engine:
     """Load a checkpoint directory or Hub id into an Engine.
 
     dtype: "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "bf16", "fp16", or "int8"
     (CPU: int8 linear weights, fp32 activations quantised per row inside each matmul).
+    decode: how the one-token step runs (model/decoding.py): "auto" ("graph" on CUDA, "eager"
+    on CPU), "eager", "static", "graph" (CUDA) or "compile".
     Raises LoadError with one clear line. On CPU, the process keeps freed memory for reuse
     (model/memory.py): long prompts prefill up to a quarter faster.
     """
     torch_device = _device(device)
+    decode_mode = _decode_mode(decode, torch_device)
     if torch_device.type == "cpu":
         keep_freed_memory()
     weight_dtype, int8 = _dtype(dtype, torch_device)
@@ -76,7 +81,7 @@ def load(
         pack_bf16_linears(net)
     return Engine(
         net, tokenizer, device=torch_device, dtype=weight_dtype,
-        prefix_cache_bytes=prefix_cache_mb * 2**20,
+        prefix_cache_bytes=prefix_cache_mb * 2**20, decode=decode_mode,
     )  # fmt: skip
 
 
@@ -136,3 +141,15 @@ def _dtype(name: str, device: torch.device) -> tuple[torch.dtype, bool]:
     if name not in DTYPES:
         raise LoadError(f"unknown dtype {name!r}: use auto, fp32, bf16, fp16 or int8")
     return DTYPES[name], False
+
+
+def _decode_mode(name: str, device: torch.device) -> str:
+    if name == "auto":
+        # CUDA: one graph launch per token instead of a launch per op. CPU: the per-request cache
+        # attends only to what is written, and nothing to capture or compile (docs/performance.md).
+        return "graph" if device.type == "cuda" else "eager"
+    try:
+        check_mode(name, device)
+    except ValueError as error:
+        raise LoadError(str(error)) from None
+    return name

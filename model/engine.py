@@ -12,6 +12,7 @@ import torch
 
 from model import fim
 from model.config import ModelConfig
+from model.decoding import Decoder
 from model.gpt_bigcode import GPTBigCode, KVCache
 from model.prefix_cache import PrefixCache
 from model.repetition import loop_start
@@ -19,10 +20,6 @@ from model.sampling import next_token
 from model.tokenizer import StreamDecoder, Tokenizer
 
 log = logging.getLogger(__name__)
-
-# Long prompts are prefilled in chunks so that cancellation is noticed between them and the
-# attention scores of a 2k-token prompt never have to exist all at once.
-PREFILL_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -44,6 +41,11 @@ class GenerationConfig:
     # token or line break. None: on for a fill-in-the-middle whose cursor is on a blank line
     # (model.fim.on_blank_line), where an empty middle is never what the user asks for.
     require_code: bool | None = None
+    # Completions made together in one batch, from one prefill of the prompt (each row gets a
+    # copy of its keys and values: with MQA, one head's worth). Greedy: candidate i starts with
+    # the i-th most likely first token and goes on greedily; sampled: candidate i draws with
+    # seed + i. Generation.results holds them all, in that order.
+    candidates: int = 1
 
 
 @dataclass
@@ -63,34 +65,45 @@ class Completion:
 
 
 @dataclass
-class _State:
-    """What one running generation has produced so far."""
+class _Row:
+    """What one candidate has produced so far."""
 
     decoder: StreamDecoder
-    started: float
-    reused: int = 0
+    generator: torch.Generator | None
     finish_reason: str = "length"
-    first_token_s: float | None = None
+    done: bool = False
     text: str = ""
     emitted: int = 0
-    stop_hit: bool = False
+    fed: list[int] = field(default_factory=list)  # tokens fed back, in the order of the cache's positions
     logprobs: list[float] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
 
+    def finish(self, reason: str) -> None:
+        if not self.done:
+            self.finish_reason, self.done = reason, True
+
 
 class Generation:
-    """A running request: iterate it for streamed text pieces; `result` once it is done.
+    """A running request: iterate it for the first candidate's streamed text pieces; `result`
+    (the first candidate) and `results` (all of them) once it is done.
 
     `cancel()` may be called from any thread; the loop notices before its next step and
     releases the model.
     """
 
-    def __init__(self, engine: Engine, prompt: list[int], config: GenerationConfig) -> None:
+    def __init__(self, engine: Engine, prompt: list[int], config: GenerationConfig, trimmed_tokens: int = 0) -> None:
         self._engine, self._prompt, self._config = engine, prompt, config
+        self._trimmed_tokens = trimmed_tokens  # reported in the Completion
         self._cancel = threading.Event()
-        self.result: Completion | None = None
-        self.trimmed_tokens = 0  # set by Engine.stream_infill, reported in the Completion
+        self._started = 0.0
+        self._reused = 0
+        self._first_token_s: float | None = None
+        self.results: list[Completion] = []
         self._pieces = self._run()
+
+    @property
+    def result(self) -> Completion | None:
+        return self.results[0] if self.results else None
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -105,60 +118,99 @@ class Generation:
         return self.result
 
     def _run(self) -> Iterator[str]:
-        engine, config = self._engine, self._config
-        state = _State(StreamDecoder(engine.tokenizer), time.perf_counter())
+        engine, config, prompt = self._engine, self._config, self._prompt
+        self._started = time.perf_counter()
+        rows = [self._row(i) for i in range(config.candidates)]
         with engine.lock:
-            kv, logits = engine.prefill(self._prompt, config, state, self._cancel)
+            cache = engine.decoder.cache(len(rows), len(prompt) + config.max_new_tokens)
+            self._reused = self._reuse(cache)
+            prefilled, logits = engine.decoder.prefill(cache, prompt[self._reused :], self._reused, self._cancel)
             try:
-                if kv is not None and logits is not None:
-                    yield from self._decode(kv, logits, state)
+                if logits is None:
+                    for row in rows:
+                        row.finish("cancelled")
+                else:
+                    if len(rows) > 1:
+                        cache.spread_first_row(prefilled)
+                    yield from self._decode(cache, prefilled, logits.expand(len(rows), -1), rows)
             finally:
-                if kv is not None and config.use_prefix_cache:
-                    # Every token whose K/V is in `kv`: the prompt and the tokens fed back so far.
-                    engine.prefix_cache.put((self._prompt + state.decoder.ids)[: kv.length], kv)
-        tail = state.text[state.emitted :]
+                filled = prefilled + len(rows[0].fed)
+                if config.use_prefix_cache and filled:
+                    kept = engine.decoder.keepable(cache, filled)
+                    engine.prefix_cache.put((prompt + rows[0].fed)[:filled], kept)
+        tail = rows[0].text[rows[0].emitted :]
         if tail:
             yield tail
-        self.result = Completion(
-            text=state.text,
-            token_ids=list(state.decoder.ids),
+        self.results = [self._completion(row) for row in rows]
+
+    def _row(self, index: int) -> _Row:
+        generator = None
+        if self._config.seed is not None:
+            generator = torch.Generator(device=self._engine.device).manual_seed(self._config.seed + index)
+        return _Row(StreamDecoder(self._engine.tokenizer), generator)
+
+    def _reuse(self, cache: KVCache) -> int:
+        """Copy the longest cached prefix of the prompt into row 0; how many positions it filled."""
+        if not self._config.use_prefix_cache:
+            return 0
+        entry, common = self._engine.prefix_cache.longest_match(self._prompt)
+        # At least the last prompt token is recomputed: its logits start the generation.
+        reused = min(common, len(self._prompt) - 1)
+        if entry is None or reused <= 0:
+            return 0
+        cache.row(0).copy_prefix_from(entry.kv, reused)
+        return reused
+
+    def _completion(self, row: _Row) -> Completion:
+        return Completion(
+            text=row.text,
+            token_ids=list(row.decoder.ids),
             prompt_tokens=len(self._prompt),
-            reused_tokens=state.reused,
-            finish_reason=state.finish_reason,
-            elapsed_s=time.perf_counter() - state.started,
-            first_token_s=state.first_token_s,
-            token_logprobs=state.logprobs[: len(state.ends)],
-            token_ends=[min(end, len(state.text)) for end in state.ends],
-            trimmed_tokens=self.trimmed_tokens,
+            reused_tokens=self._reused,
+            finish_reason=row.finish_reason,
+            elapsed_s=time.perf_counter() - self._started,
+            first_token_s=self._first_token_s,
+            token_logprobs=row.logprobs[: len(row.ends)],
+            token_ends=[min(end, len(row.text)) for end in row.ends],
+            trimmed_tokens=self._trimmed_tokens,
         )
 
-    def _decode(self, kv: KVCache, logits: torch.Tensor, state: _State) -> Iterator[str]:
-        """Sample, stream, feed back: until a stop, the budget, a cancel or max_new_tokens."""
+    def _decode(self, cache: KVCache, position: int, logits: torch.Tensor, rows: list[_Row]) -> Iterator[str]:
+        """Sample, stream the first row, feed back: until every row stopped, the budget, a cancel
+        or max_new_tokens. `logits` `[rows, vocab]` start at the prompt's end, at `position`."""
         engine, config = self._engine, self._config
         stop_ids = engine.tokenizer.special_ids | set(config.stop_tokens)
         ending = self._ending_mask(stop_ids) if config.require_code else None
-        generator = None
-        if config.seed is not None:
-            generator = torch.Generator(device=engine.device).manual_seed(config.seed)
         for step in range(config.max_new_tokens):
-            if self._over_budget(state):
+            if self._over_budget(rows):
                 return
-            row = logits[0, -1]
-            allowed = row if ending is None or state.text.strip() else row.masked_fill(ending, -torch.inf)
-            token = next_token(allowed, config.temperature, config.top_p, generator)
-            if state.first_token_s is None:
-                state.first_token_s = time.perf_counter() - state.started
-            if token in stop_ids:
-                state.finish_reason = "eos"
+            tokens = self._choose(logits, rows, ending, first=step == 0)
+            if self._first_token_s is None:
+                self._first_token_s = time.perf_counter() - self._started
+            logprobs = _logprobs(logits, tokens)
+            for row, token, logprob in zip(rows, tokens, logprobs, strict=True):
+                piece = "" if row.done else self._accept(row, token, logprob, stop_ids)
+                if piece and row is rows[0]:
+                    yield piece
+            if all(row.done for row in rows) or step + 1 == config.max_new_tokens:
                 return
-            state.logprobs.append(float(row[token].float() - torch.logsumexp(row.float(), dim=-1)))
-            piece = self._accept(state, token)
-            if piece:
-                yield piece
-            if state.stop_hit:
-                return
-            if step + 1 < config.max_new_tokens:
-                logits = engine.step(token, kv)
+            logits = engine.decoder.step(cache, tokens, position)
+            position += 1
+            for row, token in zip(rows, tokens, strict=True):
+                row.fed.append(token)
+
+    def _choose(self, logits: torch.Tensor, rows: list[_Row], ending: torch.Tensor | None, first: bool) -> list[int]:
+        """One token per row: sampled, or greedy with distinct first tokens across candidates."""
+        config = self._config
+        if ending is not None:
+            blank = torch.tensor([not row.text.strip() for row in rows], device=logits.device)
+            logits = logits.masked_fill(blank.unsqueeze(1) & ending, -torch.inf)
+        if config.temperature > 0:
+            pairs = zip(logits, rows, strict=True)
+            return [next_token(scores, config.temperature, config.top_p, row.generator) for scores, row in pairs]
+        if first and len(rows) > 1:
+            return logits[0].topk(len(rows)).indices.tolist()
+        return logits.argmax(dim=-1).tolist()
 
     def _ending_mask(self, stop_ids: set[int]) -> torch.Tensor:
         """True for each vocabulary entry that would end a middle still without code."""
@@ -168,38 +220,49 @@ class Generation:
         mask[ids] = True
         return mask.to(engine.device)
 
-    def _over_budget(self, state: _State) -> bool:
+    def _over_budget(self, rows: list[_Row]) -> bool:
+        reason, budget = None, self._config.time_budget_s
         if self._cancel.is_set():
-            state.finish_reason = "cancelled"
-            return True
-        budget = self._config.time_budget_s
-        if budget is not None and time.perf_counter() - state.started > budget:
-            state.finish_reason = "time"
-            return True
-        return False
+            reason = "cancelled"
+        elif budget is not None and time.perf_counter() - self._started > budget:
+            reason = "time"
+        for row in rows if reason else ():
+            row.finish(reason)
+        return reason is not None
 
-    def _accept(self, state: _State, token: int) -> str:
-        """Add a token; return the text that is now safe to stream."""
-        state.decoder.push(token)
-        state.text = state.decoder.text
-        state.ends.append(len(state.text))
-        loop = loop_start(state.decoder.ids, state.ends, state.text) if self._config.stop_on_repetition else None
+    def _accept(self, row: _Row, token: int, logprob: float, stop_ids: set[int]) -> str:
+        """Add a token to a row; return the text that is now safe to stream."""
+        if token in stop_ids:
+            row.finish("eos")
+            return ""
+        row.logprobs.append(logprob)
+        row.text = row.decoder.push(token)
+        row.ends.append(len(row.text))
+        loop = loop_start(row.decoder.ids, row.ends, row.text) if self._config.stop_on_repetition else None
         if loop is not None:
-            state.text, state.stop_hit, state.finish_reason = state.text[:loop], True, "repetition"
+            row.text = row.text[:loop]
+            row.finish("repetition")
             return ""
         stops = self._config.stop
-        cut = min((i for i in (state.text.find(s) for s in stops if s) if i >= 0), default=-1)
+        cut = min((i for i in (row.text.find(s) for s in stops if s) if i >= 0), default=-1)
         if cut >= 0:
-            state.text, state.stop_hit, state.finish_reason = state.text[:cut], True, "stop"
+            row.text = row.text[:cut]
+            row.finish("stop")
             return ""
-        if self._config.stop_when is not None and self._config.stop_when(state.text):
-            state.stop_hit, state.finish_reason = True, "stop"
+        if self._config.stop_when is not None and self._config.stop_when(row.text):
+            row.finish("stop")
         # Hold back a tail that could still become a stop sequence, and a split character.
-        safe = len(state.text) - _pending_stop_len(state.text, stops)
-        if state.text[:safe].endswith("\ufffd"):
+        safe = len(row.text) - _pending_stop_len(row.text, stops)
+        if row.text[:safe].endswith("\ufffd"):
             return ""
-        piece, state.emitted = state.text[state.emitted : safe], max(safe, state.emitted)
+        piece, row.emitted = row.text[row.emitted : safe], max(safe, row.emitted)
         return piece
+
+
+def _logprobs(logits: torch.Tensor, tokens: list[int]) -> list[float]:
+    """Each row's log-probability of its token under the model (before temperature)."""
+    chosen = logits.gather(1, torch.tensor(tokens, device=logits.device).unsqueeze(1)).squeeze(1).float()
+    return (chosen - torch.logsumexp(logits.float(), dim=-1)).tolist()  # one transfer for all rows
 
 
 def _pending_stop_len(text: str, stops: Sequence[str]) -> int:
@@ -216,14 +279,15 @@ def _pending_stop_len(text: str, stops: Sequence[str]) -> int:
 class Engine:
     def __init__(
         self, net: GPTBigCode, tokenizer: Tokenizer, *, device: torch.device, dtype: torch.dtype,
-        prefix_cache_bytes: int,
+        prefix_cache_bytes: int, decode: str = "eager",
     ) -> None:  # fmt: skip
         self.net = net
         self.tokenizer = tokenizer
         self.config: ModelConfig = net.config
         self.device, self.dtype = device, dtype
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
-        self.lock = threading.Lock()  # one generation at a time owns the model
+        self.decoder = Decoder(net, device, dtype, decode)  # model.decoding: the modes
+        self.lock = threading.Lock()  # one generation at a time owns the model and the decoder
 
     @property
     def context_length(self) -> int:
@@ -233,7 +297,9 @@ class Engine:
 
     def stream(self, prompt: str | list[int], config: GenerationConfig | None = None) -> Generation:
         ids = self.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
-        config = config or GenerationConfig()
+        return self._start(ids, config or GenerationConfig())
+
+    def _start(self, ids: list[int], config: GenerationConfig, trimmed_tokens: int = 0) -> Generation:
         if not ids:
             raise ValueError("empty prompt")
         if len(ids) + config.max_new_tokens > self.context_length:
@@ -241,10 +307,18 @@ class Engine:
                 f"prompt of {len(ids)} tokens + {config.max_new_tokens} new tokens exceeds the "
                 f"context of {self.context_length}"
             )
-        return Generation(self, ids, config)
+        if config.candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {config.candidates}")
+        return Generation(self, ids, config, trimmed_tokens)
 
     def generate(self, prompt: str | list[int], config: GenerationConfig | None = None) -> Completion:
         return self.stream(prompt, config).wait()
+
+    def candidates(self, prompt: str | list[int], config: GenerationConfig) -> list[Completion]:
+        """`config.candidates` completions of one prompt, made in one batch."""
+        generation = self.stream(prompt, config)
+        generation.wait()
+        return generation.results
 
     def infill_prompt(self, prefix: str, suffix: str, mode: str = "spm", max_new_tokens: int = 64) -> list[int]:
         """The FIM prompt in SantaCoder's training orders (model.fim), fitted to the context.
@@ -282,9 +356,7 @@ class Engine:
         if config.require_code is None:
             config = replace(config, require_code=fim.on_blank_line(prefix, suffix))
         prompt, trimmed = self._fitted_infill(prefix, suffix, mode, config.max_new_tokens)
-        generation = self.stream(prompt, config)
-        generation.trimmed_tokens = trimmed
-        return generation
+        return self._start(prompt, config, trimmed)
 
     def infill(self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None) -> Completion:
         return self.stream_infill(prefix, suffix, mode, config).wait()
@@ -294,29 +366,3 @@ class Engine:
         """Full-sequence logits `[len(ids), vocab]` in fp32 (no cache): for tests and eval."""
         batch = torch.tensor([ids], device=self.device)
         return self.net(batch)[0].float()
-
-    # --- the two model calls generation is made of ------------------------------------------
-
-    @torch.inference_mode()
-    def prefill(
-        self, prompt: list[int], config: GenerationConfig, state: _State, cancel: threading.Event
-    ) -> tuple[KVCache | None, torch.Tensor | None]:
-        kv = KVCache(self.config, len(prompt) + config.max_new_tokens, self.dtype, self.device)
-        if config.use_prefix_cache:
-            entry, common = self.prefix_cache.longest_match(prompt)
-            # At least the last prompt token is recomputed: its logits start the generation.
-            state.reused = min(common, len(prompt) - 1)
-            if entry is not None and state.reused > 0:
-                kv.copy_prefix_from(entry.kv, state.reused)
-        logits = None
-        for start in range(state.reused, len(prompt), PREFILL_CHUNK):
-            if cancel.is_set():
-                state.finish_reason = "cancelled"
-                return (kv if kv.length else None), None
-            chunk = torch.tensor([prompt[start : start + PREFILL_CHUNK]], device=self.device)
-            logits = self.net(chunk, kv, last_only=True)
-        return kv, logits
-
-    @torch.inference_mode()
-    def step(self, token: int, kv: KVCache) -> torch.Tensor:
-        return self.net(torch.tensor([[token]], device=self.device), kv)

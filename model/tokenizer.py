@@ -108,25 +108,19 @@ def _declared_eos(directory: Path) -> str | None:
 
 
 class StreamDecoder:
-    """Turns a growing list of token ids into text pieces without splitting UTF-8 characters.
+    """The text of a growing list of token ids, decoded once per token.
 
-    Byte-level BPE can split one character over several tokens; a piece is only released
-    once the decoded text no longer ends in the replacement character.
+    Byte-level BPE can split one character over several tokens: until its last byte arrives
+    the text ends in the replacement character, which the caller holds back.
     """
 
     def __init__(self, tokenizer: Tokenizer):
         self._tokenizer = tokenizer
         self.ids: list[int] = []
-        self._emitted = 0
+        self.text = ""
 
     def push(self, token_id: int) -> str:
+        """Add a token; the text of all of them."""
         self.ids.append(token_id)
-        text = self._tokenizer.decode(self.ids)
-        if text.endswith("\ufffd"):
-            return ""
-        piece, self._emitted = text[self._emitted :], len(text)
-        return piece
-
-    @property
-    def text(self) -> str:
-        return self._tokenizer.decode(self.ids)
+        self.text = self._tokenizer.decode(self.ids)
+        return self.text

@@ -22,14 +22,15 @@ def test_the_cpu_rehearsal_runs_every_step_and_reports_every_figure(tmp_path: Pa
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     steps = json.loads((out / "report.json").read_text())["steps"]
     assert {name: step["status"] for name, step in steps.items()} == dict.fromkeys(
-        ("cuda_tests", "model", "bandwidth", "ours", "transformers"), "ok"
+        ("cuda_tests", "model", "bandwidth", "ours_eager", "ours_static", "transformers"), "ok"
     )
     tests = steps["cuda_tests"]["results"]
     assert tests["failed"] == 0 and tests["skipped"] >= 6  # collected, and skipped without a GPU
-    for runner in ("ours", "transformers"):
+    for runner in ("ours_eager", "ours_static", "transformers"):
         assert all(steps[runner]["results"][key] > 0 for key, _, _ in ROWS)
-    ours = steps["ours"]["results"]
-    assert ours["keystroke_reused_tokens"] >= ours["keystroke_prompt_tokens"] - 4  # the cache served it
+    for runner in ("ours_eager", "ours_static"):
+        ours = steps[runner]["results"]
+        assert ours["keystroke_reused_tokens"] >= ours["keystroke_prompt_tokens"] - 4  # the cache served it
     table = (out / "report.md").read_text()
     assert all(f"| {label} |" in table for _, label, _ in ROWS)
     assert "% of the bandwidth limit" in table

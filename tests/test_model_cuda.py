@@ -1,8 +1,9 @@
 """The runtime on a CUDA GPU: fp16 against fp32, against transformers, the prefix cache, cancellation.
 
-Every test here is marked `cuda` (skipped without a GPU); scripts/device-check runs this file on
-a GPU machine and records the counts. It imports nothing outside `model/` and `tests/tiny.py`,
-because that machine has only torch, transformers and tokenizers.
+Every test here is marked `cuda` and skipped without a GPU. scripts/device-check runs this file
+on a GPU machine without tests/conftest.py (`--noconftest`), which imports the language server's
+test support: that machine has torch, transformers and tokenizers, not pygls. So this file skips
+on its own and imports nothing outside `model/` and `tests/tiny.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import model
 from model import GenerationConfig
 from tests.tiny import make_model
 
-pytestmark = pytest.mark.cuda
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 PROMPTS = [
     "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        ",
@@ -100,3 +101,29 @@ def test_cancel_from_another_thread_stops_and_frees_the_model(gpu: model.Engine)
     assert result.finish_reason == "cancelled" and len(result.token_ids) < 100
     assert not gpu.lock.locked()
     assert gpu.generate(PROMPTS[1], GenerationConfig(max_new_tokens=3)).token_ids
+
+
+@pytest.mark.parametrize("decode", ["static", "compile"])
+def test_other_decode_modes_decode_as_the_default_graph(model_dir: Path, gpu: model.Engine, decode: str) -> None:
+    """The default on CUDA replays a CUDA graph of the fixed-shape step; eager is the reference."""
+    assert gpu.decoder.mode == "graph"
+    eager = model.load(model_dir, device="cuda", decode="eager")
+    other = model.load(model_dir, device="cuda", decode=decode)
+    for prompt in PROMPTS:
+        expected = eager.generate(prompt, greedy(max_new_tokens=16)).token_ids
+        assert gpu.generate(prompt, greedy(max_new_tokens=16)).token_ids == expected
+        assert other.generate(prompt, greedy(max_new_tokens=16)).token_ids == expected
+    assert gpu.decoder.fallback is None and other.decoder.fallback is None
+
+
+def test_batched_candidates_equal_single_runs(gpu: model.Engine) -> None:
+    prompt = gpu.tokenizer.encode(PROMPTS[0])
+    results = gpu.candidates(prompt, greedy(max_new_tokens=12, candidates=4))
+    assert results[0].token_ids == gpu.generate(prompt, greedy(max_new_tokens=12)).token_ids
+    for result in results[1:]:
+        rest = gpu.generate(prompt + result.token_ids[:1], greedy(max_new_tokens=11))
+        assert result.token_ids == result.token_ids[:1] + rest.token_ids
+    sampled = greedy(max_new_tokens=12, temperature=1.0, seed=3, candidates=4)
+    for i, result in enumerate(gpu.candidates(prompt, sampled)):
+        single = gpu.generate(prompt, greedy(max_new_tokens=12, temperature=1.0, seed=3 + i))
+        assert result.token_ids == single.token_ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -236,9 +237,7 @@ def test_fp32_cpu_stores_wide_weights_input_major_and_keeps_ties(engine: model.E
 
 
 @pytest.mark.skipif(not can_pack_bf16(), reason="oneDNN bf16 is not available on this CPU")
-def test_bf16_cpu_packs_untied_linears_with_identical_results(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bf16_cpu_packs_untied_linears_with_identical_results(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from model.layout import PackedLinear
 
     packed = model.load(model_dir, dtype="bf16")
@@ -261,3 +260,68 @@ def test_prefix_cache_keeps_a_bounded_number_of_entries(engine: model.Engine) ->
     assert len(engine.prefix_cache) == 4
     assert engine.generate("9\n" + PREFIX, GenerationConfig(max_new_tokens=1)).reused_tokens > 0
     assert engine.generate("0\n" + PREFIX, GenerationConfig(max_new_tokens=1)).reused_tokens == 0
+
+
+@pytest.mark.parametrize("decode", ["eager", "static"])
+def test_greedy_candidates_equal_single_runs(model_dir: Path, decode: str) -> None:
+    """Candidate i starts with the i-th likeliest first token, then goes on as a single greedy run."""
+    engine = model.load(model_dir, decode=decode)
+    generation = engine.stream(PREFIX, no_cache(max_new_tokens=10, candidates=3))
+    streamed = "".join(generation)
+    results = generation.results
+    assert streamed == results[0].text  # the first candidate is the one streamed
+    assert len({result.token_ids[0] for result in results}) == 3
+    assert results[0].token_ids == engine.generate(PREFIX, no_cache(max_new_tokens=10)).token_ids
+    prompt = engine.tokenizer.encode(PREFIX)
+    for result in results[1:]:
+        rest = engine.generate(prompt + result.token_ids[:1], no_cache(max_new_tokens=9))
+        assert result.token_ids == result.token_ids[:1] + rest.token_ids
+
+
+@pytest.mark.parametrize("decode", ["eager", "static"])
+def test_sampled_candidates_equal_single_runs_with_their_seeds(model_dir: Path, decode: str) -> None:
+    engine = model.load(model_dir, decode=decode)
+    config = no_cache(max_new_tokens=10, temperature=1.0, seed=11, candidates=3)
+    results = engine.candidates(PREFIX, config)
+    for i, result in enumerate(results):
+        single = engine.generate(PREFIX, replace(config, candidates=1, seed=11 + i))
+        assert result.token_ids == single.token_ids
+        assert result.token_logprobs == pytest.approx(single.token_logprobs, abs=1e-4)
+    assert len({tuple(result.token_ids) for result in results}) > 1
+
+
+def test_candidates_leave_the_first_one_in_the_prefix_cache(engine: model.Engine) -> None:
+    first = engine.candidates(PREFIX, GenerationConfig(max_new_tokens=6, candidates=4))[0]
+    prompt = engine.tokenizer.encode(PREFIX) + first.token_ids[:4]
+    again = engine.generate(prompt, GenerationConfig(max_new_tokens=5))
+    assert again.reused_tokens == len(prompt) - 1
+    assert again.token_ids == engine.generate(prompt, no_cache(max_new_tokens=5)).token_ids
+
+
+def test_static_cache_decodes_as_the_eager_one_and_reuses_the_prefix_cache(
+    model_dir: Path, engine: model.Engine
+) -> None:
+    static = model.load(model_dir, decode="static")
+    static.infill(PREFIX, SUFFIX, config=GenerationConfig(max_new_tokens=12))
+    cached = static.infill(PREFIX + "self.y", SUFFIX, config=GenerationConfig(max_new_tokens=12))
+    eager = engine.infill(PREFIX + "self.y", SUFFIX, config=no_cache(max_new_tokens=12))
+    assert cached.reused_tokens >= cached.prompt_tokens - 4
+    assert cached.token_ids == eager.token_ids
+    assert cached.token_logprobs == pytest.approx(eager.token_logprobs, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_compiled_step_decodes_as_the_eager_one(model_dir: Path, engine: model.Engine) -> None:
+    compiled = model.load(model_dir, decode="compile")
+    for config in (no_cache(max_new_tokens=12), no_cache(max_new_tokens=8, candidates=2)):
+        assert compiled.generate(PREFIX, config).token_ids == engine.generate(PREFIX, config).token_ids
+    assert compiled.decoder.fallback is None
+
+
+def test_bad_decode_modes_are_one_line_load_errors(model_dir: Path) -> None:
+    with pytest.raises(model.LoadError, match="unknown decode mode 'warp'"):
+        model.load(model_dir, decode="warp")
+    with pytest.raises(model.LoadError, match="needs a CUDA device"):
+        model.load(model_dir, device="cpu", decode="graph")
+    with pytest.raises(ValueError, match="candidates must be at least 1"):
+        model.load(model_dir).generate(PREFIX, GenerationConfig(candidates=0))

@@ -127,12 +127,18 @@ def test_original_santacoder_layout_gives_same_logits(pair, tmp_path_factory) ->
     assert (converted.logits(ids) - ours.logits(ids)).abs().max() < 1e-5
 
 
-def test_incremental_forward_matches_full_forward(pair) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("fixed_shape", [False, True], ids=["span", "fixed"])
+def test_incremental_forward_matches_full_forward(pair, fixed_shape: bool) -> None:  # type: ignore[no-untyped-def]
+    """Chunks and single steps at explicit positions; `fixed_shape` attends over the whole cache."""
     ours, _, _ = pair
     ids = ours.tokenizer.encode(PROMPT)
     full = ours.logits(ids)
-    cache = KVCache(ours.config, len(ids), ours.dtype, ours.device)
+    cache = KVCache.allocate(ours.config, len(ids) + 9, ours.dtype, ours.device, zeroed=fixed_shape)
     pieces = [ids[:7], ids[7:8], ids[8:15], *([t] for t in ids[15:])]  # chunk, step, chunk, steps
+    starts = [sum(map(len, pieces[:i])) for i in range(len(pieces))]
     with torch.no_grad():
-        stepped = torch.cat([ours.net(torch.tensor([p]), cache)[0] for p in pieces])
+        stepped = torch.cat([
+            ours.net(torch.tensor([p]), torch.arange(s, s + len(p)), cache, fixed_shape=fixed_shape)[0]
+            for p, s in zip(pieces, starts, strict=True)
+        ])  # fmt: skip
     assert (stepped - full).abs().max() < 1e-4
