@@ -58,3 +58,13 @@ def test_a_failed_step_is_recorded_the_figures_before_it_kept_and_the_next_step_
 def test_cuda_asked_for_without_cuda_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path), "--device", "cuda"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_decode_modes_bench_reports_every_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.decode_modes import main as decode_modes
+    from tests.tiny import make_model
+
+    decode_modes(["--model", str(make_model(tmp_path, n_positions=256)), "--modes", "eager,static", "--rounds", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[-2:]] == ["eager", "static"]
+    assert "ms/token (cpu)" in lines[-1]
