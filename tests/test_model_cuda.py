@@ -56,7 +56,8 @@ def test_half_precision_logits_track_fp32(model_dir: Path, cpu: model.Engine, dt
     for prompt in PROMPTS:
         ids = cpu.tokenizer.encode(prompt)
         ours, exact = half.logits(ids).cpu(), cpu.logits(ids)
-        assert torch.cosine_similarity(ours, exact, dim=-1).min() > 0.999
+        # bf16 keeps 8 bits of mantissa to fp16's 11: the same bounds as the CPU test for it.
+        assert torch.cosine_similarity(ours, exact, dim=-1).min() > (0.999 if dtype == "fp16" else 0.99)
         assert (ours - exact).abs().max() < (5e-2 if dtype == "fp16" else 2e-1)
 
 
