@@ -155,6 +155,8 @@ def test_lora_finetune_reports_before_and_after_with_intervals(finetuned: tuple[
     args, output = finetuned
     report = json.loads((output / "finetune_report.json").read_text())
     assert report["lora"] and len(report["heldout_files"]) == 1 and report["train_files"] == 18
+    phases = ["data", "score_before", "train", "score_after", "keystrokes"]
+    assert list(report["wall_s"]) == list(report["cpu_s"]) == phases
     assert report["after"]["perplexity"]["perplexity"] < report["before"]["perplexity"]["perplexity"]
     for kind in ("fim_single_line", "fim_multi_line"):
         for side in ("before", "after"):
@@ -182,4 +184,5 @@ def test_resumed_finetune_does_not_score_the_base_again(finetuned: tuple[list[st
     before = (output / "before.json").stat().st_mtime_ns
     assert santa_train([*args, "--resume"]) == 0
     assert (output / "before.json").stat().st_mtime_ns == before
-    assert json.loads((output / "finetune_report.json").read_text())["before"] == report["before"]
+    resumed = json.loads((output / "finetune_report.json").read_text())
+    assert resumed["before"] == report["before"] and "score_before" not in resumed["wall_s"]

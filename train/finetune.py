@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 import tomllib
@@ -176,10 +177,11 @@ def run(args: argparse.Namespace) -> int:
     from train.loop import train
 
     base_dir = check_arguments(args)
-    layout, wall, progress = Layout(args.output), dict[str, float](), not args.no_progress
+    layout, progress = Layout(args.output), not args.no_progress
+    cost: dict[str, dict[str, float]] = {"wall_s": {}, "cpu_s": {}}
     recipe = finetune_recipe(args, base_dir, layout)  # a bad recipe is reported before any work
     args.output.mkdir(parents=True, exist_ok=True)
-    with timed(wall, "data"):
+    with timed(cost, "data"):
         train_files, files = prepare_data(args, layout)
         tree = write_tree(layout.heldout_tree, files)
 
@@ -188,35 +190,46 @@ def run(args: argparse.Namespace) -> int:
         return heldout_metrics(engine, files, args.modes, args.per_file, progress)
 
     if not (args.resume and layout.before.is_file()):
-        with timed(wall, "score_before"):
+        with timed(cost, "score_before"):
             write_json(layout.before, score(base_dir))
-    with timed(wall, "train"):
+    with timed(cost, "train"):
         result = train(recipe, resume=args.resume, base=base_dir, progress=progress)
-    with timed(wall, "score_after"):
+    with timed(cost, "score_after"):
         after = score(result.export)
     benched, keys = [path for path in tree if path.suffix in BENCH_SUFFIXES], None
     if benched:
-        with timed(wall, "keystrokes"):
+        with timed(cost, "keystrokes"):
             keys = keystrokes_saved([base_dir, result.export], benched, layout.keystrokes, per_kind=args.per_kind,
                                     device=args.device, settings=args.server_settings)  # fmt: skip
     report = {
         "base": str(base_dir), "export": str(result.export), "steps": result.steps, "lora": recipe.lora is not None,
         "recipe": recipe.to_dict(), "train_files": train_files, "heldout_files": [name for name, _ in files],
-        "per_file": args.per_file, "wall_s": wall, "before": json.loads(layout.before.read_text()), "after": after,
+        "per_file": args.per_file, **cost, "before": json.loads(layout.before.read_text()), "after": after,
         "keystrokes_saved": keystrokes_summary(keys) if keys else None,
     }  # fmt: skip
     write_json(layout.report, report)
     print(compare(report))
+    for kind in ("wall", "cpu"):
+        phases = cost[f"{kind}_s"]
+        each = ", ".join(f"{phase} {seconds / 60:.1f}" for phase, seconds in phases.items())
+        print(f"{kind} minutes: {sum(phases.values()) / 60:.1f} ({each})")
     print(f"fine-tuned model: {result.export}\nreport: {layout.report}")
     return 0
 
 
 @contextmanager
-def timed(wall: dict[str, float], phase: str) -> Iterator[None]:
-    """Wall seconds of a phase, for the report: what a fine-tune of this size costs."""
-    started = time.perf_counter()
+def timed(cost: dict[str, dict[str, float]], phase: str) -> Iterator[None]:
+    """Wall and CPU seconds of a phase (child processes included), for the report: what a
+    fine-tune of this size costs. On a shared machine the CPU seconds say more than the wall."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
     yield
-    wall[phase] = round(time.perf_counter() - started, 1)
+    cost["wall_s"][phase] = round(time.perf_counter() - wall, 1)
+    cost["cpu_s"][phase] = round(_cpu_seconds() - cpu, 1)
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def write_json(path: Path, value: Any) -> None:
