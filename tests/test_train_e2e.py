@@ -15,8 +15,11 @@ from tests.repo_fixture import write_repo
 from tests.tiny import make_model
 from train.cli import main as santa_train
 from train.eval.cli import main as santa_eval
+from train.eval.cli import table
 from train.recipe import recipe_from_dict
 from train.runlog import read_log
+
+pytestmark = pytest.mark.slow  # corpus to trained, exported and evaluated checkpoint
 
 
 def test_corpus_to_evaluated_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -51,13 +54,15 @@ def test_corpus_to_evaluated_checkpoint(tmp_path: Path, capsys: pytest.CaptureFi
     out = tmp_path / "eval.json"
     args = [str(result.export), "--tasks", "humaneval-infill,fim,perplexity,pass-at-k", "--limit", "3",
             "--data", str(tmp_path / "data"), "--per-file", "1", "--no-progress", "--output", str(out)]  # fmt: skip
+    capsys.readouterr()  # only what santa-eval prints, below
     assert santa_eval(args) == 0
-    results = json.loads(out.read_text())["results"]
+    report = json.loads(out.read_text())
+    assert capsys.readouterr().out == table(report) + "\n"  # the table of what it wrote
+    results = report["results"]
     assert results["humaneval_infill"]["spm"]["n"] == 3 and "pass@1" in results["humaneval_pass_at_k"]
     assert results["fim_single_line"]["psm"]["n"] == 20
     assert sum(g["n"] for g in results["fim_single_line"]["psm"]["by_language"].values()) == 20
     assert results["perplexity"]["perplexity"] < 10  # the model has seen these files
-    assert "humaneval_infill" in capsys.readouterr().out
 
 
 def test_pretrain_can_start_from_an_existing_model(tmp_path: Path):
