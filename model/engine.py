@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import torch
 
@@ -14,6 +15,7 @@ from model import fim
 from model.config import ModelConfig
 from model.decoding import Decoder
 from model.gpt_bigcode import GPTBigCode, KVCache
+from model.healing import Agreement, give_back
 from model.prefix_cache import PrefixCache
 from model.repetition import loop_start
 from model.sampling import next_token
@@ -46,6 +48,9 @@ class GenerationConfig:
     # the i-th most likely first token and goes on greedily; sampled: candidate i draws with
     # seed + i. Generation.results holds them all, in that order.
     candidates: int = 1
+    # Fill-in-the-middle: the prefix's last token is given back and generation begins by
+    # writing its text again, in tokens the model chooses (model/healing.py).
+    heal: bool = True
 
 
 @dataclass
@@ -91,9 +96,12 @@ class Generation:
     releases the model.
     """
 
-    def __init__(self, engine: Engine, prompt: list[int], config: GenerationConfig, trimmed_tokens: int = 0) -> None:
+    def __init__(
+        self, engine: Engine, prompt: list[int], config: GenerationConfig, trimmed_tokens: int = 0, given: str = ""
+    ) -> None:
         self._engine, self._prompt, self._config = engine, prompt, config
         self._trimmed_tokens = trimmed_tokens  # reported in the Completion
+        self._given = given  # the prompt's text given back: each row writes it first, unseen
         self._cancel = threading.Event()
         self._started = 0.0
         self._reused = 0
@@ -184,6 +192,7 @@ class Generation:
         for step in range(config.max_new_tokens):
             if self._over_budget(rows):
                 return
+            logits = self._agreeing(logits, rows)
             tokens = self._choose(logits, rows, ending, first=step == 0)
             if self._first_token_s is None:
                 self._first_token_s = time.perf_counter() - self._started
@@ -199,11 +208,31 @@ class Generation:
             for row, token in zip(rows, tokens, strict=True):
                 row.fed.append(token)
 
+    def _pending(self, row: _Row) -> str:
+        """What a row has still to write of the given-back text."""
+        return self._given[len(row.decoder.text) :]
+
+    def _agreeing(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
+        """Logits where a row still writing the given-back text keeps only the tokens that agree.
+
+        The log-probabilities then reported are among those tokens: the given-back text is the
+        user's, not the model's choice, so the model is judged on how it goes on from it.
+        """
+        pending = [self._pending(row) for row in rows]
+        if not any(pending):
+            return logits
+        agreement, code_next = self._engine.agreement, bool(self._config.require_code)
+        free = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
+        masks = [agreement.allowed(p, code_next) if p else free for p in pending]
+        return logits.masked_fill(~torch.stack(masks), -torch.inf)
+
     def _choose(self, logits: torch.Tensor, rows: list[_Row], ending: torch.Tensor | None, first: bool) -> list[int]:
         """One token per row: sampled, or greedy with distinct first tokens across candidates."""
         config = self._config
-        if ending is not None:
-            blank = torch.tensor([not row.text.strip() for row in rows], device=logits.device)
+        if ending is not None:  # a row still writing the given-back text is held by its agreement
+            blank = torch.tensor(
+                [not row.text.strip() and not self._pending(row) for row in rows], device=logits.device
+            )
             logits = logits.masked_fill(blank.unsqueeze(1) & ending, -torch.inf)
         if config.temperature > 0:
             pairs = zip(logits, rows, strict=True)
@@ -236,7 +265,7 @@ class Generation:
             row.finish("eos")
             return ""
         row.logprobs.append(logprob)
-        row.text = row.decoder.push(token)
+        row.text = row.decoder.push(token)[len(self._given) :]
         row.ends.append(len(row.text))
         loop = loop_start(row.decoder.ids, row.ends, row.text) if self._config.stop_on_repetition else None
         if loop is not None:
@@ -299,7 +328,12 @@ class Engine:
         ids = self.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
         return self._start(ids, config or GenerationConfig())
 
-    def _start(self, ids: list[int], config: GenerationConfig, trimmed_tokens: int = 0) -> Generation:
+    @cached_property
+    def agreement(self) -> Agreement:
+        """Token healing's masks (built on first use: one decode per vocabulary entry)."""
+        return Agreement(self.tokenizer, self.config.vocab_size, self.device)
+
+    def _start(self, ids: list[int], config: GenerationConfig, trimmed_tokens: int = 0, given: str = "") -> Generation:
         if not ids:
             raise ValueError("empty prompt")
         if len(ids) + config.max_new_tokens > self.context_length:
@@ -309,7 +343,7 @@ class Engine:
             )
         if config.candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {config.candidates}")
-        return Generation(self, ids, config, trimmed_tokens)
+        return Generation(self, ids, config, trimmed_tokens, given)
 
     def generate(self, prompt: str | list[int], config: GenerationConfig | None = None) -> Completion:
         return self.stream(prompt, config).wait()
@@ -328,8 +362,10 @@ class Engine:
         """
         return self._fitted_infill(prefix, suffix, mode, max_new_tokens)[0]
 
-    def _fitted_infill(self, prefix: str, suffix: str, mode: str, max_new_tokens: int) -> tuple[list[int], int]:
-        """The FIM prompt and how many prompt tokens were cut to fit it."""
+    def _fitted_infill(
+        self, prefix: str, suffix: str, mode: str, max_new_tokens: int, heal: bool = False
+    ) -> tuple[list[int], int, str]:
+        """The FIM prompt, how many prompt tokens were cut to fit it, and the text given back."""
         fim.check_mode(mode)
         ids = self.tokenizer.fim
         budget = fim.prompt_budget(self.context_length, max_new_tokens)
@@ -347,7 +383,8 @@ class Engine:
                 "(a caller that fits its prompt with model.fim is never cut)",
                 budget, cut_pre, cut_suf,
             )  # fmt: skip
-        return fim.arrange(pre, suf, mode, ids), cut_pre + cut_suf
+        pre, given = give_back(pre, self.tokenizer) if heal else (pre, "")
+        return fim.arrange(pre, suf, mode, ids), cut_pre + cut_suf, given
 
     def stream_infill(
         self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None
@@ -355,8 +392,8 @@ class Engine:
         config = config or GenerationConfig()
         if config.require_code is None:
             config = replace(config, require_code=fim.on_blank_line(prefix, suffix))
-        prompt, trimmed = self._fitted_infill(prefix, suffix, mode, config.max_new_tokens)
-        return self._start(prompt, config, trimmed)
+        prompt, trimmed, given = self._fitted_infill(prefix, suffix, mode, config.max_new_tokens, config.heal)
+        return self._start(prompt, config, trimmed, given)
 
     def infill(self, prefix: str, suffix: str, mode: str = "spm", config: GenerationConfig | None = None) -> Completion:
         return self.stream_infill(prefix, suffix, mode, config).wait()

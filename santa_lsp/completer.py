@@ -192,6 +192,7 @@ def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
         time_budget_s=settings.timeBudgetMs / 1000 if settings.timeBudgetMs else None,
         use_prefix_cache=settings.cache,
         stop_on_repetition=settings.stopRepetition,
+        heal=settings.tokenHealing,
     )
     return _Config(gen, settings.fimMode)
 

@@ -65,6 +65,7 @@ class Settings:
     minTokenProb: Probability = 0.05  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
     stopRepetition: bool = True  # stop generating where a loop begins
     syntaxCheck: bool = True  # drop a suggestion that leaves the line syntactically broken
+    tokenHealing: bool = True  # the prompt's last token is rewritten by the model (model/healing.py)
     # Extensions: the latency caches, off only to measure what they bring.
     cache: bool = True
     prefixCacheMb: Count = 1024

@@ -27,8 +27,9 @@ SERVER = [sys.executable, "-m", "santa_lsp.cli", "--log-level", "DEBUG"]
 URI = "file:///work/example.py"
 # Small budgets keep every generation at a few milliseconds on a 2-layer random model.
 # The tiny random model writes junk: these tests are about the plumbing, so the gates that would
-# hide its suggestions are off here (tests/test_lsp_gates.py tests them).
-GATES_OFF = {"syntaxCheck": False, "stopRepetition": False, "minTokenProb": 0.0}
+# hide its suggestions are off here (tests/test_lsp_gates.py tests them), and token healing, which
+# changes what it writes (tests/test_healing.py tests it).
+GATES_OFF = {"syntaxCheck": False, "stopRepetition": False, "minTokenProb": 0.0, "tokenHealing": False}
 OPTIONS = {"maxNewTokens": 8, "timeBudgetMs": 0, "crossFileTokens": 32, **GATES_OFF}
 
 

@@ -84,6 +84,7 @@ local function main()
     minTokenProb = 0,
     stopRepetition = false,
     syntaxCheck = false,
+    tokenHealing = false,
   })
   result.inline_mode = santa.inline_mode()
   result.nvim_version = tostring(vim.version())

@@ -76,6 +76,7 @@ const settings = {
   "santaLsp.minTokenProb": 0,
   "santaLsp.stopRepetition": false,
   "santaLsp.syntaxCheck": false,
+  "santaLsp.tokenHealing": false,
   "editor.inlineSuggest.enabled": true,
   "editor.quickSuggestions": { other: false, comments: false, strings: false },
   "editor.suggestOnTriggerCharacters": false,

@@ -19,6 +19,7 @@ export interface ServerSettings {
   minTokenProb: number;
   stopRepetition: boolean;
   syntaxCheck: boolean;
+  tokenHealing: boolean;
   cache: boolean;
   prefixCacheMb: number;
 }
@@ -49,6 +50,7 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   minTokenProb: 0.05,
   stopRepetition: true,
   syntaxCheck: true,
+  tokenHealing: true,
   cache: true,
   prefixCacheMb: 1024,
 });
@@ -133,6 +135,7 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
     minTokenProb: prob(get("minTokenProb"), DEFAULTS.minTokenProb),
     stopRepetition: bool(get("stopRepetition"), DEFAULTS.stopRepetition),
     syntaxCheck: bool(get("syntaxCheck"), DEFAULTS.syntaxCheck),
+    tokenHealing: bool(get("tokenHealing"), DEFAULTS.tokenHealing),
     cache: bool(get("cache"), DEFAULTS.cache),
     prefixCacheMb: int(get("prefixCacheMb"), DEFAULTS.prefixCacheMb, 0),
   };

@@ -50,6 +50,7 @@ describe("toServerSettings", () => {
         minTokenProb: 0.05,
         stopRepetition: false,
         syntaxCheck: false,
+        tokenHealing: false,
         cache: false,
         prefixCacheMb: 256,
       }),
@@ -71,6 +72,7 @@ describe("toServerSettings", () => {
       minTokenProb: 0.05,
       stopRepetition: false,
       syntaxCheck: false,
+      tokenHealing: false,
       cache: false,
       prefixCacheMb: 256,
     });
@@ -91,6 +93,7 @@ describe("toServerSettings", () => {
         minTokenProb: 1.5,
         stopRepetition: "no",
         syntaxCheck: 0,
+        tokenHealing: "yes",
         cache: "off",
         prefixCacheMb: "1G",
         model: "",
@@ -108,6 +111,7 @@ describe("toServerSettings", () => {
     assert.equal(s.minTokenProb, 0.05);
     assert.equal(s.stopRepetition, true);
     assert.equal(s.syntaxCheck, true);
+    assert.equal(s.tokenHealing, true);
     assert.equal(s.cache, true);
     assert.equal(s.prefixCacheMb, 1024);
     assert.equal(s.model, undefined);

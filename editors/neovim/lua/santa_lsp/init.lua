@@ -25,6 +25,7 @@ local SERVER_KEYS = {
   minTokenProb = "number",
   stopRepetition = "boolean",
   syntaxCheck = "boolean",
+  tokenHealing = "boolean",
   -- server extensions (docs/protocol.md)
   cache = "boolean",
   prefixCacheMb = "number",
