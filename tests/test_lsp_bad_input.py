@@ -11,7 +11,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp_support import URI, RawServer, cancelled_generations, inline, insert, metrics, open_doc, start
+from tests.lsp_support import GATES_OFF, URI, RawServer, cancelled_generations, inline, insert, metrics, open_doc, start
 
 CODE = "def fib(n):\n    \n"
 INLINE = {"context": {"triggerKind": 2}, "textDocument": {"uri": URI}, "position": {"line": 1, "character": 4}}
@@ -109,12 +109,15 @@ async def test_malformed_json_rpc(tiny_model: Path) -> None:
 @pytest.mark.asyncio
 async def test_client_disconnecting_mid_request(slow_model: Path, capfd: pytest.CaptureFixture[str]) -> None:
     server = await RawServer.start("--model", str(slow_model), "--max-new-tokens", "400", "--time-budget-ms", "0")
-    await server.initialize()
+    # Nothing may end the generation before the disconnect: no gate (the random model loops), and
+    # a top-level cursor, so no later line can leave its block.
+    await server.initialize(GATES_OFF)
     while (await server.receive()).get("params", {}).get("state") != "ready":
         pass
-    text = {"uri": URI, "languageId": "python", "version": 1, "text": CODE}
+    text = {"uri": URI, "languageId": "python", "version": 1, "text": "import os\n\n"}
     server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": text}})
-    server.send({"jsonrpc": "2.0", "id": 1, "method": "textDocument/inlineCompletion", "params": INLINE})
+    top_level = {**INLINE, "position": {"line": 1, "character": 0}}
+    server.send({"jsonrpc": "2.0", "id": 1, "method": "textDocument/inlineCompletion", "params": top_level})
     await asyncio.sleep(0.5)  # the generation is under way
     server.process.stdin.close()  # type: ignore[union-attr]
     assert await asyncio.wait_for(server.process.wait(), 60) == 0
