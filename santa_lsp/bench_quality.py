@@ -7,7 +7,7 @@ the suggestion starts with what it is about to type it accepts all of it, or els
 part cut back to a word boundary (VS Code's accept-word, Neovim's partial accept); one accept
 is one keystroke. The indentation an editor inserts after a newline is free.
 
-quality mode waits for every answer, so only what is suggested counts. realtime mode types at
+quality mode waits for every answer, with no time budget, so only what is suggested counts. realtime mode types at
 human speed and a suggestion counts only if it arrived before the next keystroke.
 """
 
@@ -369,8 +369,8 @@ class Arm:
 
 
 async def run(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> None:
-    clients = [await start_server(server_command(args.model, args.dtype, program=arm.program), arm.options)
-               for arm in arms]  # fmt: skip
+    clients = [await start_server(server_command(args.model, args.dtype, program=arm.program),
+                                  server_options(arm.options, args.realtime)) for arm in arms]  # fmt: skip
     rng = random.Random(args.seed) if args.realtime else None
     try:
         for n, region in enumerate(regions, 1):
@@ -384,6 +384,13 @@ async def run(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) 
     finally:
         for arm, client in zip(arms, clients, strict=True):
             arm.metrics = await stop_server(client)
+
+
+def server_options(options: dict[str, Any], realtime: bool) -> dict[str, Any]:
+    """An arm's settings as its server gets them. Quality mode waits for every answer, so no time
+    budget cuts a generation short there: the figures do not depend on how busy the machine is
+    (an arm may still set `timeBudgetMs`)."""
+    return options if realtime else {"timeBudgetMs": 0, **options}
 
 
 def results(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> dict[str, Any]:

@@ -126,6 +126,12 @@ def test_saved_intervals_are_bootstrapped_over_regions_and_paired_between_arms()
     assert bench_quality.saved_interval([base, base]) == [0.0, 0.0]
 
 
+def test_quality_mode_lifts_the_time_budget_and_realtime_keeps_it() -> None:
+    assert bench_quality.server_options({}, realtime=False) == {"timeBudgetMs": 0}
+    assert bench_quality.server_options({"timeBudgetMs": 300}, realtime=False) == {"timeBudgetMs": 300}
+    assert bench_quality.server_options({"minTokenProb": 0.1}, realtime=True) == {"minTokenProb": 0.1}
+
+
 def test_accept_word_cuts_back_to_a_word_boundary() -> None:
     assert accepted_length("foo.bar(x)", "foo.bar(x)\n") == 10
     assert accepted_length("foo.barrel", "foo.bar(x)") == 4  # "foo." : "bar" is not finished
