@@ -10,6 +10,7 @@ import pytest
 
 import model
 from tests.tiny import make_model
+from train.eval.cli import heldout_metrics
 from train.eval.fim_exact import by_language, fim_tasks
 from train.eval.humaneval_infill import infill_tasks, problems
 from train.eval.infill import EngineInfiller, InfillTask, exact_match, score_infill
@@ -113,3 +114,12 @@ def test_engine_runs_every_metric(tmp_path: Path):
         assert score.n == 3 and 0.0 <= score.exact_match <= 1.0
     ppl = perplexity(engine, ["def add(a, b):\n    return a + b\n" * 20], progress=False)
     assert ppl.tokens > engine.context_length and math.isfinite(ppl.perplexity) and ppl.perplexity > 1
+
+
+def test_heldout_metrics_computes_only_the_tasks_asked_for(tmp_path: Path):
+    engine = model.load(make_model(tmp_path / "m"), device="cpu")
+    files = [("a.py", "def add(a, b):\n    total = a + b\n    return total\n" * 4)]
+    fim = {"fim_single_line", "fim_multi_line"}
+    assert set(heldout_metrics(engine, files, ["spm"], per_file=2, progress=False)) == {*fim, "perplexity"}
+    assert set(heldout_metrics(engine, files, ["spm"], 2, False, tasks=["fim"])) == fim
+    assert set(heldout_metrics(engine, files, ["spm"], 2, False, tasks=["perplexity"])) == {"perplexity"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ TASKS = ("humaneval-infill", "fim", "pass-at-k", "perplexity")
 
 
 def heldout_metrics(
-    engine: Any, files: list[tuple[str, str]], modes: list[str], per_file: int = 4, progress: bool = True
-) -> dict[str, Any]:
-    """FIM exact match (single- and multi-line) and perplexity on a repository's held-out files.
+    engine: Any, files: list[tuple[str, str]], modes: list[str], per_file: int = 4, progress: bool = True,
+    tasks: Sequence[str] = ("fim", "perplexity"),
+) -> dict[str, Any]:  # fmt: skip
+    """FIM exact match (single- and multi-line) and perplexity on a repository's held-out files,
+    each only when in `tasks`.
 
     Each exact match comes with its 95% interval over files (`ci95`) and the (tasks, hits) of
     every file (`per_file`, in the order of `files`), which pairs two models' scores."""
@@ -29,16 +32,17 @@ def heldout_metrics(
 
     infiller = EngineInfiller(engine)
     results: dict[str, Any] = {}
-    for kind, multi in (("fim_single_line", False), ("fim_multi_line", True)):
-        tasks = fim_tasks(files, per_file=per_file, multi_line=multi)
-        scores = {m: score_infill(tasks, infiller, m, progress, kind) for m in modes}
-        hits = {m: file_hits(tasks, s) for m, s in scores.items()}
+    for kind, multi in (("fim_single_line", False), ("fim_multi_line", True)) if "fim" in tasks else ():
+        positions = fim_tasks(files, per_file=per_file, multi_line=multi)
+        scores = {m: score_infill(positions, infiller, m, progress, kind) for m in modes}
+        hits = {m: file_hits(positions, s) for m, s in scores.items()}
         results[kind] = {
-            m: {**s.summary(), "ci95": interval(hits[m]), "per_file": hits[m], "by_language": by_language(tasks, s)}
+            m: {**s.summary(), "ci95": interval(hits[m]), "per_file": hits[m], "by_language": by_language(positions, s)}
             for m, s in scores.items()
         }
-    ppl = perplexity(engine, [text for _, text in files], progress)
-    results["perplexity"] = {"perplexity": ppl.perplexity, "loss": ppl.loss, "tokens": ppl.tokens}
+    if "perplexity" in tasks:
+        ppl = perplexity(engine, [text for _, text in files], progress)
+        results["perplexity"] = {"perplexity": ppl.perplexity, "loss": ppl.loss, "tokens": ppl.tokens}
     return results
 
 
@@ -62,10 +66,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         if not args.data:
             raise ValueError("--tasks fim/perplexity need --data (held-out files or shards)")
         files = read_files(args.data)
-        held = heldout_metrics(engine, files, modes, args.per_file, progress)
-        if "fim" not in tasks:
-            held = {"perplexity": held["perplexity"]}
-        results.update(held)
+        results.update(heldout_metrics(engine, files, modes, args.per_file, progress, tasks))
     # Infilling runs with the engine's default: on a blank line the middle must hold code.
     return {"model": str(args.model), "require_code": "on blank lines", "results": results}
 
