@@ -86,6 +86,3 @@ class Workspace:
 
     def __iter__(self) -> Iterator[OpenDocument]:
         return iter(list(self._open.values()))
-
-    def __len__(self) -> int:
-        return len(self._open)
