@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 
 import model
+from bench.runtime import sample_text
 from model import GenerationConfig
-from model.bench import sample_text
 
 PROMPT_TOKENS = 128
 DECODE_TOKENS = 32

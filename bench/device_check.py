@@ -41,8 +41,8 @@ from typing import Any
 import torch
 
 import model
+from bench.runtime import memory_bandwidth_gb_s, sample_text, weight_bytes_per_token
 from model import GenerationConfig
-from model.bench import memory_bandwidth_gb_s, sample_text, weight_bytes_per_token
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig
 from model.gpt_bigcode import GPTBigCode, init_weights

@@ -69,6 +69,7 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     from santa_lsp.syntax import SUFFIXES
     from santa_lsp.window import Cursor
     from santa_lsp.worker import Worker
+    from santa_lsp.workspace import OpenDocument
 
     worker = Worker()
     host = ModelHost(worker, lambda state: None, log_errors=False)  # the one report is printed here
@@ -78,7 +79,8 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
         return None
     language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
-    suggestion = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
+    entry = OpenDocument(doc)
+    suggestion = await Completer(host, worker).complete(entry, Cursor(line, column), settings, [entry])
     worker.close()
     if suggestion is None:  # a valid answer, not an error: nothing worth showing here
         print("santa-lsp: no suggestion at this position", file=sys.stderr)

@@ -1,7 +1,9 @@
 """One completion request, from a cursor to a suggestion: typed-ahead cache, prompt, model, rules.
 
 Latest wins: a new request for a document cancels the generation still running for it, so
-the model never works on text the user has already typed past.
+the model never works on text the user has already typed past. What a request leaves behind for the
+next one (the running job, the suggestion shown, the prompt window) is kept in the document's
+record (santa_lsp/workspace.py), not here.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import model
-from santa_lsp.documents import Document, strip_end
+from santa_lsp import typed_ahead
+from santa_lsp.documents import strip_end
 from santa_lsp.model_host import ModelHost
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
 from santa_lsp.settings import Settings
 from santa_lsp.syntax import valid_part
-from santa_lsp.typed_ahead import Shown, TypedAhead
+from santa_lsp.typed_ahead import Shown
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.worker import Job, Worker
+from santa_lsp.workspace import OpenDocument
 
 log = logging.getLogger(__name__)
 
@@ -51,36 +55,18 @@ class Completer:
     def __init__(self, host: ModelHost, worker: Worker) -> None:
         self.host = host
         self.worker = worker
-        self.typed_ahead = TypedAhead()
         self.metrics = Metrics()
-        self._jobs: dict[str, Job] = {}
         self._builder: tuple[model.Engine, PromptBuilder, list[str]] | None = None
 
-    def cancel(self, uri: str) -> None:
-        job = self._jobs.pop(uri, None)
-        if job is not None:
-            job.cancel()
-
-    def cancel_all(self) -> None:
-        for uri in list(self._jobs):
-            self.cancel(uri)
-
-    def forget(self, uri: str) -> None:
-        self.cancel(uri)
-        self.typed_ahead.forget(uri)
-        if self._builder is not None:
-            self._builder[1].chunks.forget(uri)
-
     async def complete(
-        self, doc: Document, cursor: Cursor, settings: Settings, others: Iterable[Document]
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
     ) -> Suggestion | None:
         self.metrics.requests += 1
-        self.cancel(doc.uri)  # latest wins: whatever ran for this document is stale now
+        entry.cancel()  # latest wins: whatever ran for this document is stale now
+        doc = entry.doc
         line = strip_end(doc.lines[cursor.line])
         left, right = line[: cursor.column], line[cursor.column :]
-        if settings.cache and (
-            hit := self.typed_ahead.lookup(doc.uri, cursor.line, left, right, settings.minTokenProb)
-        ):
+        if settings.cache and (hit := typed_ahead.lookup(entry.shown, cursor.line, left, right, settings.minTokenProb)):
             self.metrics.typedAheadHits += 1
             return hit
         engine = self.host.engine
@@ -89,24 +75,24 @@ class Completer:
         builder, markers = self._builder_for(engine)
         max_new = max(1, min(settings.maxNewTokens, engine.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
-        prompt = builder.build(doc, cursor, max_new, others, cross)
+        prompt = builder.build(entry, cursor, max_new, others, cross)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
             return None
-        completion = await self._generate(doc.uri, engine, prompt, _config(settings, prompt, max_new))
+        completion = await self._generate(entry, engine, prompt, _config(settings, prompt, max_new))
         if completion is None:
             return None
         suggestion = self._gate(
             finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason),
             completion, doc.language_id, prompt, settings,
         )  # fmt: skip
-        if suggestion is not None:
+        if suggestion is not None and self.host.engine is engine:  # not a model replaced meanwhile
             confidence = tuple(completion.token_logprobs), tuple(completion.token_ends)
-            self.typed_ahead.remember(doc.uri, Shown(cursor.line, left, right, suggestion, *confidence))
+            entry.shown = Shown(cursor.line, left, right, suggestion, *confidence)
         return suggestion
 
     async def _generate(
-        self, uri: str, engine: model.Engine, prompt: Prompt, config: _Config
+        self, entry: OpenDocument, engine: model.Engine, prompt: Prompt, config: _Config
     ) -> model.Completion | None:
         if engine.tokenizer.has_fim:
             job = Job(lambda: engine.stream_infill(prompt.prefix, prompt.suffix, config.fim_mode, config.gen))
@@ -114,7 +100,7 @@ class Completer:
             job = Job(lambda: engine.stream(prompt.prefix, config.gen))
         else:
             return None  # left-to-right with nothing to the left: nothing to go on
-        self._jobs[uri] = job
+        entry.job = job
         try:
             completion = await self.worker.run(job)
         except asyncio.CancelledError:  # $/cancelRequest, or the client went away
@@ -122,8 +108,8 @@ class Completer:
             self.metrics.cancelled += 1
             raise
         finally:
-            if self._jobs.get(uri) is job:
-                del self._jobs[uri]
+            if entry.job is job:
+                entry.job = None
         if completion is None or completion.finish_reason == "cancelled":
             self.metrics.cancelled += 1
             return None

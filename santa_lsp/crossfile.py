@@ -34,26 +34,14 @@ class Chunk:
     names: frozenset[str]
 
 
-class ChunkIndex:
-    """Chunks of each open document, recomputed only when that document's version changes."""
-
-    def __init__(self) -> None:
-        self._chunks: dict[str, tuple[int, list[Chunk]]] = {}
-
-    def chunks(self, uri: str, version: int, lines: Sequence[str]) -> list[Chunk]:
-        cached = self._chunks.get(uri)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        chunks = []
-        for start in range(0, min(len(lines), MAX_LINES), CHUNK_LINES):
-            text = "".join(lines[start : start + CHUNK_LINES])
-            if text.strip():
-                chunks.append(Chunk(text if text.endswith("\n") else text + "\n", identifiers(text)))
-        self._chunks[uri] = (version, chunks)
-        return chunks
-
-    def forget(self, uri: str) -> None:
-        self._chunks.pop(uri, None)
+def chunks(lines: Sequence[str]) -> list[Chunk]:
+    """A document cut into chunks of lines (its record keeps them until its text changes)."""
+    found = []
+    for start in range(0, min(len(lines), MAX_LINES), CHUNK_LINES):
+        text = "".join(lines[start : start + CHUNK_LINES])
+        if text.strip():
+            found.append(Chunk(text if text.endswith("\n") else text + "\n", identifiers(text)))
+    return found
 
 
 def pick(query: str, chunks: Iterable[Chunk], budget: int, count: Callable[[str], int]) -> tuple[str, int]:

@@ -2,7 +2,8 @@
 
 pygls' own workspace re-splits the whole text on every change; here an edit touches only the
 lines it spans, and a completion reads only the lines of its window, so a keystroke in a
-100k-line file costs the same as one in a small file.
+100k-line file costs the same as one in a small file. (What the server keeps beside a document's
+text is in its record, santa_lsp/workspace.py.)
 
 LSP positions count code units of the negotiated encoding (UTF-16 unless the client offered
 another): a character outside the Basic Multilingual Plane is two UTF-16 units.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,6 @@ class Document:
     version: int
     lines: list[str]
     encoding: str = "utf-16"
-    # Where the prefix window of the last completion started: kept while the user types so
-    # the start of the prompt, and the model's prefix cache, stay put (see window.py).
-    anchor: int | None = field(default=None, repr=False)
-    # The cross-file context chosen when the anchor was placed, and its length in tokens.
-    context: str = field(default="", repr=False)
-    context_tokens: int = field(default=0, repr=False)
 
     @classmethod
     def from_text(cls, uri: str, language_id: str, version: int, text: str, encoding: str) -> Document:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from model import fim
 from santa_lsp import crossfile
-from santa_lsp.documents import Document
 from santa_lsp.situation import Situation, situation
 from santa_lsp.window import Cursor, TokenCounter, prefix_window, suffix_window
+from santa_lsp.workspace import OpenDocument
 
 # Per-line token counts are an upper bound of the real length; this covers the rare opposite.
 MARGIN = 8
@@ -33,56 +33,58 @@ class Prompt:
 
 
 class PromptBuilder:
-    """Windows for one engine (its tokenizer and context), keeping each document's anchor."""
+    """Windows for one engine (its tokenizer and context); each document's window is kept in its
+    record (santa_lsp/workspace.py)."""
 
     def __init__(self, count: TokenCounter, context_length: int) -> None:
         self.count = count
         self.context_length = context_length
-        self.chunks = crossfile.ChunkIndex()
 
     def budget(self, max_new_tokens: int) -> int:
         return fim.prompt_budget(self.context_length, max_new_tokens) - MARGIN
 
     def build(
         self,
-        doc: Document,
+        entry: OpenDocument,
         cursor: Cursor,
         max_new_tokens: int,
-        others: Iterable[Document],
+        others: Iterable[OpenDocument],
         cross_tokens: int,
     ) -> Prompt:
+        doc, window = entry.doc, entry.window
         budget = self.budget(max_new_tokens)
         suffix, suffix_tokens = suffix_window(doc.lines, cursor, fim.suffix_budget(budget), self.count)
         room = budget - suffix_tokens
         prefix, prefix_tokens, anchor = prefix_window(
-            doc.lines, cursor, room - doc.context_tokens, doc.anchor, self.count
+            doc.lines, cursor, room - window.context_tokens, window.anchor, self.count
         )
-        if anchor != doc.anchor:
+        if anchor != window.anchor:
             # The window moves: the one moment the cross-file context may change as well.
-            doc.context, doc.context_tokens = self._context(doc, cursor, others, min(cross_tokens, room // 4))
+            window.context, window.context_tokens = self._context(entry, cursor, others, min(cross_tokens, room // 4))
             prefix, prefix_tokens, anchor = prefix_window(
-                doc.lines, cursor, room - doc.context_tokens, None, self.count
+                doc.lines, cursor, room - window.context_tokens, None, self.count
             )
-            doc.anchor = anchor
+            window.anchor = anchor
         return Prompt(
-            doc.context + prefix,
+            window.context + prefix,
             suffix,
             situation(doc, cursor),
             prefix_tokens,
             suffix_tokens,
-            doc.context_tokens,
+            window.context_tokens,
         )
 
     def _context(
-        self, doc: Document, cursor: Cursor, others: Iterable[Document], budget: int
+        self, entry: OpenDocument, cursor: Cursor, others: Iterable[OpenDocument], budget: int
     ) -> tuple[str, int]:
         if budget <= 0:
             return "", 0
+        doc = entry.doc
         query = "".join(doc.lines[max(0, cursor.line - crossfile.QUERY_LINES) : cursor.line + 1])
         chunks = [
             chunk
             for other in others
-            if other.uri != doc.uri and other.language_id == doc.language_id
-            for chunk in self.chunks.chunks(other.uri, other.version, other.lines)
+            if other.uri != doc.uri and other.doc.language_id == doc.language_id
+            for chunk in other.chunks()
         ]
         return crossfile.pick(query, chunks, budget, self.count)

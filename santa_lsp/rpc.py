@@ -25,7 +25,7 @@ pygls bug or gap, fixed here locally):
 - `workspace/executeCommand` without `arguments`: pygls calls the command without them (InternalError);
   here InvalidParams.
 - documents: pygls re-splits the whole text on every change; here `didOpen`/`didChange`/
-  `didClose` go to the server's own line-based store instead (santa_lsp/documents.py).
+  `didClose` go to the server's own store of line lists instead (santa_lsp/workspace.py, documents.py).
 """
 
 from __future__ import annotations

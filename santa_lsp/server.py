@@ -28,6 +28,7 @@ from santa_lsp.stats import Stats
 from santa_lsp.syntax import is_word_char
 from santa_lsp.window import Cursor
 from santa_lsp.worker import Worker
+from santa_lsp.workspace import OpenDocument, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class SantaServer(LanguageServer):
     def __init__(self, settings: Settings) -> None:
         super().__init__("santa-lsp", santa_lsp.__version__, protocol_cls=SantaProtocol)
         self.settings = settings
-        self.documents: dict[str, Document] = {}
+        self.documents = Workspace()  # each open document's text and all the server keeps for it
         self.encoding = "utf-16"
         self.worker = Worker()
         self.host = ModelHost(self.worker, self._on_state)
@@ -55,16 +56,15 @@ class SantaServer(LanguageServer):
     # --- documents ---------------------------------------------------------------------------
 
     def open_document(self, item: types.TextDocumentItem) -> None:
-        self.documents[item.uri] = Document.from_text(
-            item.uri, item.language_id, item.version, item.text, self.encoding
-        )
+        self.documents.open(Document.from_text(item.uri, item.language_id, item.version, item.text, self.encoding))
 
     def change_document(self, params: types.DidChangeTextDocumentParams) -> None:
-        doc = self.documents.get(params.text_document.uri)
-        if doc is None:
+        entry = self.documents.get(params.text_document.uri)
+        if entry is None:
             log.warning("didChange for %s, which was never opened: ignored", params.text_document.uri)
             return
-        self.completer.cancel(doc.uri)  # the text it was working on is gone
+        entry.cancel()  # the text it was working on is gone
+        doc = entry.doc
         doc.version = params.text_document.version
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
@@ -77,8 +77,7 @@ class SantaServer(LanguageServer):
                 doc.replace_all(change.text)
 
     def close_document(self, uri: str) -> None:
-        self.completer.forget(uri)
-        self.documents.pop(uri, None)
+        self.documents.close(uri)
 
     # --- model state -------------------------------------------------------------------------
 
@@ -96,7 +95,7 @@ class SantaServer(LanguageServer):
         task.add_done_callback(self._tasks.discard)
 
     async def _load_with_progress(self) -> None:
-        self.completer.cancel_all()
+        self.documents.reset()  # nothing worked out with the old model carries over to the new one
         load = asyncio.ensure_future(self.host.load(self.settings))
         token = f"santa-lsp/load/{next(self._loads)}"
         reporting = await self._begin_progress(token, f"Loading {self.settings.model or 'the shipped model'}")
@@ -138,26 +137,27 @@ class SantaServer(LanguageServer):
 
     # --- completion --------------------------------------------------------------------------
 
-    def locate(self, uri: str, position: types.Position) -> tuple[Document, Cursor] | None:
+    def locate(self, uri: str, position: types.Position) -> tuple[OpenDocument, Cursor] | None:
         """The document and cursor of a request; None (logged) for an unknown document."""
-        doc = self.documents.get(uri)
-        if doc is None:
+        entry = self.documents.get(uri)
+        if entry is None:
             log.warning("completion asked for %s, which is not open: empty result", uri)
             return None
         try:
-            line, column = doc.index(position.line, position.character)
+            line, column = entry.doc.index(position.line, position.character)
         except PositionError as exc:  # logged where the refusal is answered (santa_lsp/rpc.py)
             raise JsonRpcInvalidParams(message=f"position outside the document: {exc}") from None
-        return doc, Cursor(line, column)
+        return entry, Cursor(line, column)
 
     async def suggest(self, uri: str, position: types.Position) -> tuple[Suggestion, types.Range] | None:
         located = self.locate(uri, position)
         if located is None or not self.settings.enabled:
             return None
-        doc, cursor = located
+        entry, cursor = located
+        doc = entry.doc
         if doc.language_id in self.settings.disabledLanguages:
             return None
-        suggestion = await self.completer.complete(doc, cursor, self.settings, self.documents.values())
+        suggestion = await self.completer.complete(entry, cursor, self.settings, self.documents)
         if suggestion is None:
             return None
         line = strip_end(doc.lines[cursor.line])
@@ -169,9 +169,10 @@ class SantaServer(LanguageServer):
     def word_before(self, uri: str, position: types.Position) -> tuple[str, types.Position]:
         """The identifier that ends at `position` (a request already found the document) and
         where it starts."""
-        doc = self.documents.get(uri)
-        if doc is None:  # closed while the suggestion was being made
+        entry = self.documents.get(uri)
+        if entry is None:  # closed while the suggestion was being made
             return "", position
+        doc = entry.doc
         line = strip_end(doc.lines[position.line])
         column = doc.index(position.line, position.character)[1]
         start = column
@@ -214,7 +215,7 @@ class SantaServer(LanguageServer):
         return self.protocol.exit_code or 0
 
     def shutdown(self) -> None:
-        self.completer.cancel_all()
+        self.documents.cancel_all()
         if self.stats is not None:
             self.stats.save()
         self.worker.close()
@@ -293,6 +294,6 @@ def _register(server: SantaServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SantaServer, params: Any) -> None:
-        ls.completer.cancel_all()
+        ls.documents.cancel_all()
         if ls.stats is not None:
             ls.stats.save()

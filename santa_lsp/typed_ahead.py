@@ -1,7 +1,8 @@
 """Typed-ahead cache: while the user types what the last suggestion said, keep showing its rest.
 
 A hit answers from memory in microseconds, with no model call: the editor's ghost text never
-flickers away and back as the user types through it.
+flickers away and back as the user types through it. Each open document keeps the suggestion last
+shown in it (santa_lsp/workspace.py).
 """
 
 from __future__ import annotations
@@ -25,27 +26,16 @@ class Shown:
     ends: tuple[int, ...] = ()
 
 
-class TypedAhead:
-    def __init__(self) -> None:
-        self._shown: dict[str, Shown] = {}
-
-    def remember(self, uri: str, shown: Shown) -> None:
-        self._shown[uri] = shown
-
-    def forget(self, uri: str) -> None:
-        self._shown.pop(uri, None)
-
-    def lookup(self, uri: str, line: int, left: str, right: str, min_prob: float = 0.0) -> Suggestion | None:
-        """The rest of the last suggestion if everything typed since then is its beginning (and
-        the model gave the token where the rest starts at least `min_prob`)."""
-        shown = self._shown.get(uri)
-        if shown is None or shown.line != line or shown.right != right or not left.startswith(shown.left):
-            return None
-        typed = left[len(shown.left) :]
-        text = shown.suggestion.text
-        rest = text[len(typed) :]
-        if not text.startswith(typed) or len(rest) < MIN_CHARS or rest.strip() in ("", right.strip()):
-            return None  # used up, or all that is left is what is already right of the cursor
-        if not sure_at(shown.logprobs, shown.ends, len(typed), min_prob):
-            return None
-        return Suggestion(rest, shown.suggestion.replace)
+def lookup(shown: Shown | None, line: int, left: str, right: str, min_prob: float = 0.0) -> Suggestion | None:
+    """The rest of the suggestion last shown if everything typed since then is its beginning (and
+    the model gave the token where the rest starts at least `min_prob`)."""
+    if shown is None or shown.line != line or shown.right != right or not left.startswith(shown.left):
+        return None
+    typed = left[len(shown.left) :]
+    text = shown.suggestion.text
+    rest = text[len(typed) :]
+    if not text.startswith(typed) or len(rest) < MIN_CHARS or rest.strip() in ("", right.strip()):
+        return None  # used up, or all that is left is what is already right of the cursor
+    if not sure_at(shown.logprobs, shown.ends, len(typed), min_prob):
+        return None
+    return Suggestion(rest, shown.suggestion.replace)

@@ -6,6 +6,8 @@ import ast
 import importlib.metadata
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,12 @@ import train
 
 REPO = Path(__file__).resolve().parents[1]
 # What each package must never import, at the top of a module or inside a function.
+# The benchmarks (bench/) and the peers they measure against stay out of every shipped package.
+BENCH_ONLY = {"bench", "transformers", "ctranslate2", "llama_cpp"}
 FORBIDDEN = {
-    "model": {"santa_lsp", "train", "pygls", "lsprotocol"},  # the runtime knows nothing of LSP or training
-    "santa_lsp": {"train", "torch", "numpy"},  # no tensor code; training's extras are not installed for users
+    "model": {"santa_lsp", "train", "pygls", "lsprotocol"} | BENCH_ONLY,  # nothing of LSP or training
+    "santa_lsp": {"train", "torch", "numpy"} | BENCH_ONLY,  # no tensor code; training's extras are not installed
+    "train": BENCH_ONLY,
 }
 
 
@@ -48,6 +53,15 @@ def test_imports_go_one_way(package: str) -> None:
         if (bad := imported_packages(path) & FORBIDDEN[package])
     }
     assert not wrong, f"imports against docs/architecture.md: {wrong}"
+
+
+def test_bench_imports_the_product_and_is_left_out_of_the_wheel() -> None:
+    """bench/ measures the shipped packages from a clone; a wheel installs no top-level `bench`."""
+    assert {"model"} <= set().union(*(imported_packages(path) for path in sources("bench")))
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert any(fnmatch("santa_lsp", pattern) for pattern in include)
+    assert not any(fnmatch(name, pattern) for name in ("bench", "bench.runtime") for pattern in include)
 
 
 def test_the_import_check_sees_lazy_imports(tmp_path: Path) -> None:

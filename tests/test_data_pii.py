@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.pii import evaluate, format_scores, main
 from train.data.pii import (
     EMAIL,
     IP,
@@ -13,7 +14,6 @@ from train.data.pii import (
     is_redactable_ip,
     redact,
 )
-from train.data.pii_eval import evaluate, format_scores, main
 
 AWS_KEY = "AKIAQ7N3X9R2M4K8P1ZT"  # synthetic: AWS key format, random characters
 

@@ -14,6 +14,7 @@ from model.tokenizer import FimTokens
 from santa_lsp.documents import Document, split_lines
 from santa_lsp.prompt import MARGIN, PromptBuilder
 from santa_lsp.window import Cursor, TokenCounter
+from santa_lsp.workspace import OpenDocument
 
 pytestmark = pytest.mark.skipif(model.default_model() is None, reason="the shipped model is not installed")
 
@@ -120,17 +121,18 @@ def test_server_prompts_are_never_trimmed_by_the_engine(
     # Built as the completer builds it (santa_lsp/completer.py), max_new capped at half the context.
     builder = PromptBuilder(TokenCounter(engine.tokenizer.encode), engine.context_length)
     max_new = min(max_new, engine.context_length // 2)
-    doc = Document.from_text("file:///a.py", "python", 1, text, "utf-16")
-    others = [doc]
+    entry = OpenDocument(Document.from_text("file:///a.py", "python", 1, text, "utf-16"))
+    doc, others = entry.doc, [entry]
     if other is not None:  # "same": a copy, whose chunks are sure to be picked as cross-file context
-        others.append(Document.from_text("file:///b.py", "python", 1, text if other == "same" else other, "utf-16"))
+        copy = Document.from_text("file:///b.py", "python", 1, text if other == "same" else other, "utf-16")
+        others.append(OpenDocument(copy))
     line = int(where[0] * (len(doc.lines) - 1))
     cursor = Cursor(line, int(where[1] * len(doc.lines[line].rstrip("\r\n"))))
     for typed in ["", *keystrokes]:
         # The user types on: the anchored window is kept while it fits, and must still fit the engine.
         doc.edit((cursor.line, cursor.column), (cursor.line, cursor.column), typed)
         cursor = after(cursor, typed)
-        prompt = builder.build(doc, cursor, max_new, others, cross_tokens)
+        prompt = builder.build(entry, cursor, max_new, others, cross_tokens)
         # What makes a trim impossible: the per-line counts bound the real lengths, and they fit.
         assert len(engine.tokenizer.encode(prompt.prefix)) <= prompt.context_tokens + prompt.prefix_tokens
         assert len(engine.tokenizer.encode(prompt.suffix)) <= prompt.suffix_tokens

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import model
-from santa_lsp import bench, bench_blocks
+from bench.blocks import main as block_bench
+from santa_lsp import bench
 
 pytestmark = pytest.mark.slow  # benchmarks on the shipped model
 
@@ -28,7 +29,7 @@ def test_bench_replays_typing_through_the_server(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.skipif(model.default_model() is None, reason="the shipped model is not installed")
 def test_stopping_at_the_block_end_shows_the_same_suggestions(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench_blocks.main(["--limit", "6", "--max-new-tokens", "24"]) == 0
+    assert block_bench(["--limit", "6", "--max-new-tokens", "24"]) == 0
     out = capsys.readouterr().out
     assert "6 block completions, the same suggestion in 6" in out, out
     stopped = re.search(r"stopped at block's end\s+([\d.]+) tokens", out)
@@ -39,5 +40,5 @@ def test_stopping_at_the_block_end_shows_the_same_suggestions(capsys: pytest.Cap
 def test_block_bench_explains_a_file_without_blocks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     flat = tmp_path / "flat.py"
     flat.write_text("x = 1\ny = 2\n")
-    assert bench_blocks.main(["--model", str(model.DEFAULT_MODEL), str(flat)]) == 2
+    assert block_bench(["--model", str(model.DEFAULT_MODEL), str(flat)]) == 2
     assert "no block bodies" in capsys.readouterr().err

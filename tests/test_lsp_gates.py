@@ -18,7 +18,7 @@ from santa_lsp.postprocess import Suggestion, confident_part, finish
 from santa_lsp.settings import Settings
 from santa_lsp.situation import Situation
 from santa_lsp.syntax import breaks_line, valid_part
-from santa_lsp.typed_ahead import Shown, TypedAhead
+from santa_lsp.typed_ahead import Shown, lookup
 from tests.lsp_support import URI, inline, metrics, open_doc, start
 from tests.tiny import make_model
 
@@ -131,12 +131,11 @@ def test_a_suggestion_that_cannot_save_a_keystroke_is_not_shown() -> None:
 def test_typed_ahead_shows_the_rest_only_if_the_model_was_sure_where_it_starts() -> None:
     suggestion = Suggestion("total = price * qty", 0)
     logprobs = tuple(math.log(p) for p in (0.9, 0.8, 0.5, 0.05, 0.9))
-    cache = TypedAhead()
-    cache.remember(URI, Shown(1, "    ", "", suggestion, logprobs, (5, 7, 13, 15, 19)))
-    assert cache.lookup(URI, 1, "    total", "", min_prob=0.3) == Suggestion(" = price * qty", 0)
-    assert cache.lookup(URI, 1, "    total = price", "", min_prob=0.3) is None  # " *" had 5%
-    assert cache.lookup(URI, 1, "    total = price", "", min_prob=0.0) == Suggestion(" * qty", 0)
-    assert cache.lookup(URI, 1, "    total = price * qt", "", min_prob=0.0) is None  # one character left
+    shown = Shown(1, "    ", "", suggestion, logprobs, (5, 7, 13, 15, 19))
+    assert lookup(shown, 1, "    total", "", min_prob=0.3) == Suggestion(" = price * qty", 0)
+    assert lookup(shown, 1, "    total = price", "", min_prob=0.3) is None  # " *" had 5%
+    assert lookup(shown, 1, "    total = price", "", min_prob=0.0) == Suggestion(" * qty", 0)
+    assert lookup(shown, 1, "    total = price * qt", "", min_prob=0.0) is None  # one character left
 
 
 # --- syntax --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -123,6 +124,40 @@ async def test_typing_what_was_suggested_is_answered_from_the_typed_ahead_cache(
     assert item.insert_text == suggestion[len(typed) :]
     m = await metrics(client)
     assert m["typedAheadHits"] == 1 and m["modelCalls"] == 1  # no model call for the second answer
+
+
+async def first_keys_typed(client: LanguageClient) -> str:
+    """A suggestion at CURSOR, and the part of it the user then types (leaving enough to show)."""
+    suggestion = (await inline(client, *CURSOR)).items[0].insert_text
+    return suggestion[:2] if len(suggestion) > 2 else suggestion[:1]
+
+
+@pytest.mark.asyncio
+async def test_a_closed_document_opened_again_starts_afresh(client: LanguageClient, tiny_model: Path) -> None:
+    await start(client, tiny_model)
+    open_doc(client, CODE)
+    typed = await first_keys_typed(client)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
+    open_doc(client, CODE[:-1] + typed + "\n")  # as it was, with the suggestion's start typed
+    assert (await inline(client, CURSOR[0], CURSOR[1] + len(typed))).items
+    m = await metrics(client)
+    assert m["typedAheadHits"] == 0 and m["modelCalls"] == 2  # the old suggestion went with the document
+
+
+@pytest.mark.asyncio
+async def test_a_new_model_inherits_nothing_of_the_old_ones_documents(
+    client: LanguageClient, tiny_model: Path, tmp_path: Path
+) -> None:
+    await start(client, tiny_model)
+    open_doc(client, CODE)
+    typed = await first_keys_typed(client)
+    other = shutil.copytree(tiny_model, tmp_path / "other")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"model": str(other)}))
+    assert (await wait_status(client))["state"] == "ready"
+    insert(client, CURSOR[0], CURSOR[1], typed, version=2)
+    assert (await inline(client, CURSOR[0], CURSOR[1] + len(typed))).items
+    m = await metrics(client)
+    assert m["typedAheadHits"] == 0 and m["modelCalls"] == 2  # the old model's suggestion is not served
 
 
 @pytest.mark.asyncio

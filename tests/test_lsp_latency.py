@@ -42,14 +42,20 @@ async def settle(client: LanguageClient, max_new_tokens: int) -> None:
     await inline(client, 1, 0)
 
 
+async def generating(client: LanguageClient, slow_model: Path, msg_id: str, **options: object) -> asyncio.Future:
+    """A long generation under way for CODE's document, and its request."""
+    await start(client, slow_model, maxNewTokens=LONG, **options)
+    open_doc(client, CODE)
+    pending = request(client, msg_id)
+    await asyncio.sleep(0.5)  # the generation is under way
+    return pending
+
+
 @pytest.mark.asyncio
 async def test_cancel_request_stops_the_generation(
     client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    await start(client, slow_model, maxNewTokens=LONG)
-    open_doc(client, CODE)
-    pending = request(client, "long-1")
-    await asyncio.sleep(0.5)  # the generation is under way
+    pending = await generating(client, slow_model, "long-1")
     # While the model works, the server still answers: generation is off the event loop.
     assert (await metrics(client))["requests"] == 1
     assert not pending.done()
@@ -67,10 +73,7 @@ async def test_cancel_request_stops_the_generation(
 async def test_a_newer_request_for_the_document_wins(
     client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    await start(client, slow_model, maxNewTokens=LONG, cache=False)
-    open_doc(client, CODE)
-    older = request(client, "older")
-    await asyncio.sleep(0.5)  # the generation is under way
+    older = await generating(client, slow_model, "older", cache=False)
     insert(client, 1, 0, "r", version=2)
     newer = request(client, "newer", 1, 1)
     assert not (await older).items  # stopped and answered empty, not left running
@@ -81,6 +84,18 @@ async def test_a_newer_request_for_the_document_wins(
     assert (await metrics(client))["cancelled"] == 2
     stopped = cancelled_generations(capfd.readouterr().err)
     assert len(stopped) == 2 and max(stopped) < LONG
+
+
+@pytest.mark.asyncio
+async def test_closing_the_document_stops_its_generation(
+    client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pending = await generating(client, slow_model, "closed", cache=False)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
+    assert not (await pending).items  # answered once the generation stopped: its log line is out
+    assert (await metrics(client))["cancelled"] == 1
+    [stopped_after] = cancelled_generations(capfd.readouterr().err)
+    assert stopped_after < LONG
 
 
 @pytest.mark.asyncio

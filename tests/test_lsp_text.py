@@ -12,8 +12,9 @@ from santa_lsp.documents import Document, PositionError, to_index, to_units
 from santa_lsp.postprocess import Suggestion
 from santa_lsp.prompt import PromptBuilder
 from santa_lsp.settings import Settings
-from santa_lsp.typed_ahead import Shown, TypedAhead
+from santa_lsp.typed_ahead import Shown, lookup
 from santa_lsp.window import Cursor, TokenCounter, prefix_window
+from santa_lsp.workspace import OpenDocument
 
 
 def words(text: str) -> list[int]:
@@ -64,13 +65,15 @@ def test_prefix_window_start_stays_put_while_typing_then_slides_with_slack() -> 
 
 def test_prompt_is_cache_stable_and_starts_with_cross_file_context() -> None:
     builder = PromptBuilder(TokenCounter(words), context_length=200)
-    other = Document.from_text("file:///b.py", "python", 1, "def helper_total(items):\n    return 0\n", "utf-16")
-    unrelated = Document.from_text("file:///c.js", "javascript", 1, "helper_total()\n", "utf-16")
-    doc = doc_of("".join(f"value_{i} = helper_total(items)\n" for i in range(60)) + "\n")
-    first = builder.build(doc, Cursor(60, 0), 16, [other, unrelated, doc], cross_tokens=40)
+    other = OpenDocument(
+        Document.from_text("file:///b.py", "python", 1, "def helper_total(items):\n    return 0\n", "utf-16")
+    )
+    unrelated = OpenDocument(Document.from_text("file:///c.js", "javascript", 1, "helper_total()\n", "utf-16"))
+    entry = OpenDocument(doc_of("".join(f"value_{i} = helper_total(items)\n" for i in range(60)) + "\n"))
+    first = builder.build(entry, Cursor(60, 0), 16, [other, unrelated, entry], cross_tokens=40)
     assert first.prefix.startswith("def helper_total(items):")  # context first, same language only
-    doc.edit((60, 0), (60, 0), "res")
-    second = builder.build(doc, Cursor(60, 3), 16, [other, unrelated, doc], cross_tokens=40)
+    entry.doc.edit((60, 0), (60, 0), "res")
+    second = builder.build(entry, Cursor(60, 3), 16, [other, unrelated, entry], cross_tokens=40)
     assert second.prefix == first.prefix + "res"  # one keystroke appends: the start is unchanged
     assert second.suffix == first.suffix
 
@@ -86,12 +89,12 @@ def test_cross_file_picks_similar_chunks_within_budget() -> None:
 
 
 def test_typed_ahead_serves_the_rest_of_the_suggestion() -> None:
-    cache = TypedAhead()
-    cache.remember("u", Shown(3, "x = ", ")", Suggestion("compute(a)", 1)))
-    assert cache.lookup("u", 3, "x = comp", ")") == Suggestion("ute(a)", 1)
-    assert cache.lookup("u", 3, "x = cool", ")") is None  # typed something else
-    assert cache.lookup("u", 4, "x = comp", ")") is None  # another line
-    assert cache.lookup("u", 3, "x = compute(a", ")") is None  # only the existing ")" is left
+    shown = Shown(3, "x = ", ")", Suggestion("compute(a)", 1))
+    assert lookup(shown, 3, "x = comp", ")") == Suggestion("ute(a)", 1)
+    assert lookup(shown, 3, "x = cool", ")") is None  # typed something else
+    assert lookup(shown, 4, "x = comp", ")") is None  # another line
+    assert lookup(shown, 3, "x = compute(a", ")") is None  # only the existing ")" is left
+    assert lookup(None, 3, "x = comp", ")") is None  # nothing shown in this document yet
 
 
 def test_settings_accept_flat_or_nested_and_report_bad_values() -> None:

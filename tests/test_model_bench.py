@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model.bench import main
+from bench.runtime import main
 from tests.tiny import make_model
 
 

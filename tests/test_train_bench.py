@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from train.bench import build_parser, main, run
+from bench.training import build_parser, main, run
 
 pytestmark = pytest.mark.slow  # training benchmarks against transformers
 

@@ -1,6 +1,6 @@
 """Precision/recall of the PII detector per class on the labelled fixture shipped with it.
 
-    python -m train.data.pii_eval [FIXTURE.jsonl]
+    python -m bench.pii [FIXTURE.jsonl]
 
 Each fixture line is {"text": ..., "pii": [{"label": "EMAIL"|"IP_ADDRESS"|"KEY", "value": ...}]};
 a prediction counts as correct when its (label, value) pair is among the line's gold pairs.
@@ -58,7 +58,7 @@ def format_scores(scores: dict[str, ClassScore]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pii", description=__doc__.split("\n")[0])
     parser.add_argument("fixture", nargs="?", type=Path, default=FIXTURE)
     print(format_scores(evaluate(parser.parse_args(argv).fixture)))
 

@@ -1,7 +1,7 @@
 """Runtime benchmark: ours against transformers on the same weights, in one run.
 
-    python -m model.bench --make-random small --tokenizer DIR --out bench-models/small
-    python -m model.bench --model bench-models/small --dtypes fp32,bf16,int8
+    python -m bench.runtime --make-random small --tokenizer DIR --out bench-models/small
+    python -m bench.runtime --model bench-models/small --dtypes fp32,bf16,int8
 
 Prints prefill latency, decode speed, the latency of one appended character on a
 1500-token prompt (with and without the prefix cache), and the memory-bandwidth limit of
@@ -396,7 +396,7 @@ def _fmt(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.runtime", description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="model directory to benchmark")
     parser.add_argument("--make-random", choices=sorted(SHAPES), help="first write a random model")
     parser.add_argument("--tokenizer", type=Path, help="tokenizer directory for --make-random")

@@ -1,4 +1,4 @@
-"""`python -m santa_lsp.bench_blocks`: what stopping a block completion at the block's end saves.
+"""`python -m bench.blocks`: what stopping a block completion at the block's end saves.
 
 Every block body of the given files (the first line after a line ending in `:`) is blanked to its
 indentation, as if the user were about to write it, and completed twice (an SPM prompt of the 40
@@ -76,7 +76,7 @@ def run(engine: model.Engine, files: Sequence[Path], max_new: int, limit: int) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m santa_lsp.bench_blocks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.blocks", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(model.DEFAULT_MODEL), help="model directory (default: the shipped one)")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("files", nargs="*", type=Path, help="Python files (default: json/decoder.py)")

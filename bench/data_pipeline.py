@@ -1,6 +1,6 @@
 """Throughput of the data pipeline on real code.
 
-    python -m train.data.bench --input DIR [DIR...] [--workers N] [--output DIR]
+    python -m bench.data_pipeline --input DIR [DIR...] [--workers N] [--output DIR]
 
 Runs the full pipeline (default settings) into a scratch directory and prints, per step, the
 megabytes it consumed, the CPU time spent inside it (summed over tasks) and the resulting
@@ -35,7 +35,7 @@ def throughput_table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.data_pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--input", nargs="+", required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--output", help="keep the run here (default: a deleted scratch dir)")

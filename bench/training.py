@@ -1,7 +1,7 @@
 """Training throughput: our loop versus transformers' GPTBigCodeForCausalLM, same data, same run.
 
-    python -m train.bench                 # small config on this repository's own Python files
-    python -m train.bench --n-embd 512 --n-layer 8 --seq-len 512 --steps 10
+    python -m bench.training                 # small config on this repository's own Python files
+    python -m bench.training --n-embd 512 --n-layer 8 --seq-len 512 --steps 10
 
 Both sides start from the same weights, see the same batches and use the same AdamW settings
 and gradient clipping; ours runs the real `Trainer.optimizer_step` (data stream, FIM,
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m train.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.training", description=__doc__.split("\n")[0])
     parser.add_argument("--n-embd", type=int, default=256)
     parser.add_argument("--n-layer", type=int, default=4)
     parser.add_argument("--n-head", type=int, default=8)

@@ -1,0 +1,88 @@
+"""The open documents, and everything the server keeps for each of them, in one place.
+
+A document's record holds its text and what follows from it: the generation running for it, the
+suggestion last shown (the typed-ahead cache), where its prompt window starts with the cross-file
+context chosen then, and its own chunks for the prompts of other documents. `didClose` drops the
+record; a new model resets all of it but the text (the window and the context were counted in the
+old tokenizer's tokens, the suggestion was the old model's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from santa_lsp import crossfile
+from santa_lsp.documents import Document
+from santa_lsp.typed_ahead import Shown
+from santa_lsp.worker import Job
+
+
+@dataclass
+class PromptWindow:
+    """Where the prefix window of the last completion started, kept while the user types so the
+    start of the prompt, and the model's prefix cache, stay put (window.py); and the cross-file
+    context chosen when it was placed, with its length in tokens."""
+
+    anchor: int | None = None
+    context: str = ""
+    context_tokens: int = 0
+
+
+@dataclass
+class OpenDocument:
+    doc: Document
+    job: Job | None = None  # the generation running for it: latest wins
+    shown: Shown | None = None
+    window: PromptWindow = field(default_factory=PromptWindow)
+    _chunks: tuple[int, list[crossfile.Chunk]] | None = None  # at a version of the text
+
+    @property
+    def uri(self) -> str:
+        return self.doc.uri
+
+    def chunks(self) -> list[crossfile.Chunk]:
+        """This document cut into chunks for other documents' prompts, recut when its text changes."""
+        if self._chunks is None or self._chunks[0] != self.doc.version:
+            self._chunks = (self.doc.version, crossfile.chunks(self.doc.lines))
+        return self._chunks[1]
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
+
+    def reset(self) -> None:
+        """Keep the text only: what a new model must not inherit."""
+        self.cancel()
+        self.shown = None
+        self.window = PromptWindow()
+        self._chunks = None
+
+
+class Workspace:
+    def __init__(self) -> None:
+        self._open: dict[str, OpenDocument] = {}
+
+    def open(self, doc: Document) -> None:
+        self.close(doc.uri)  # opened again: nothing of the old text carries over
+        self._open[doc.uri] = OpenDocument(doc)
+
+    def close(self, uri: str) -> None:
+        closed = self._open.pop(uri, None)
+        if closed is not None:
+            closed.cancel()
+
+    def get(self, uri: str) -> OpenDocument | None:
+        return self._open.get(uri)
+
+    def reset(self) -> None:
+        for entry in self._open.values():
+            entry.reset()
+
+    def cancel_all(self) -> None:
+        for entry in self._open.values():
+            entry.cancel()
+
+    def __iter__(self) -> Iterator[OpenDocument]:
+        return iter(list(self._open.values()))
