@@ -21,12 +21,20 @@ def run(command: str, argv: Sequence[str]) -> int:
     return {"complete": complete, "stats": stats, "bench": bench}[command](argv)
 
 
-def complete(argv: Sequence[str]) -> int:
+def complete_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="santa-lsp complete", description="Print the completion at a cursor (no editor needed)."
     )
     model_arguments(parser)
+    # No keystroke follows: the whole answer is waited for, however busy the machine (a time
+    # budget is for an editor, where the next keystroke makes a late answer useless).
+    parser.set_defaults(time_budget_ms=0)
     parser.add_argument("where", help=WHERE)
+    return parser
+
+
+def complete(argv: Sequence[str]) -> int:
+    parser = complete_parser()
     args = parser.parse_args(argv)
     setup_logging("WARNING" if args.log_level.upper() == "INFO" else args.log_level)
     try:  # all of it before the model loads: a typo costs no wait

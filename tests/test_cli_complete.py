@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from santa_lsp.commands import complete
+from santa_lsp.commands import complete, complete_parser
 
 SOURCE = "def add(a, b):\n    return a + b\n"  # three lines, the last one empty
 
@@ -25,6 +25,11 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_a_malformed_cursor_says_what_is_expected(where: str, capsys: pytest.CaptureFixture[str]) -> None:
     error = refused([where], capsys)
     assert f"{where!r}: expected FILE:LINE:COL" in error and "invalid literal" not in error
+
+
+def test_one_completion_waits_for_the_whole_answer() -> None:
+    assert complete_parser().parse_args(["a.py:1:1"]).time_budget_ms == 0  # however busy the machine
+    assert complete_parser().parse_args(["--time-budget-ms", "300", "a.py:1:1"]).time_budget_ms == 300
 
 
 def test_line_and_column_start_at_one(capsys: pytest.CaptureFixture[str]) -> None:
