@@ -10,7 +10,7 @@ import pytest
 
 import model
 from tests.tiny import make_model
-from train.eval.cli import heldout_metrics
+from train.eval.cli import build_parser, evaluate, heldout_metrics
 from train.eval.fim_exact import by_language, fim_tasks
 from train.eval.humaneval_infill import infill_tasks, problems
 from train.eval.infill import EngineInfiller, InfillTask, exact_match, score_infill
@@ -123,3 +123,12 @@ def test_heldout_metrics_computes_only_the_tasks_asked_for(tmp_path: Path):
     assert set(heldout_metrics(engine, files, ["spm"], per_file=2, progress=False)) == {*fim, "perplexity"}
     assert set(heldout_metrics(engine, files, ["spm"], 2, False, tasks=["fim"])) == fim
     assert set(heldout_metrics(engine, files, ["spm"], 2, False, tasks=["perplexity"])) == {"perplexity"}
+
+
+def test_santa_eval_infills_under_the_servers_blank_line_rule_unless_told_not_to(tmp_path: Path):
+    engine = model.load(make_model(tmp_path / "m"), device="cpu")
+    task = InfillTask("blank", "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n", "return a + b")
+    assert EngineInfiller(engine).config(task).require_code is None  # the engine's rule: code on a blank line
+    assert EngineInfiller(engine, require_code=False).config(task).require_code is False
+    report = evaluate(build_parser().parse_args([str(tmp_path / "m"), "--limit", "1", "--no-require-code"]))
+    assert report["require_code"] == "off" and "humaneval_infill" in report["results"]

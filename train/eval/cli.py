@@ -19,7 +19,7 @@ TASKS = ("humaneval-infill", "fim", "pass-at-k", "perplexity")
 
 def heldout_metrics(
     engine: Any, files: list[tuple[str, str]], modes: list[str], per_file: int = 4, progress: bool = True,
-    tasks: Sequence[str] = ("fim", "perplexity"),
+    tasks: Sequence[str] = ("fim", "perplexity"), require_code: bool | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """FIM exact match (single- and multi-line) and perplexity on a repository's held-out files,
     each only when in `tasks`.
@@ -30,7 +30,7 @@ def heldout_metrics(
     from train.eval.infill import EngineInfiller, score_infill
     from train.eval.perplexity import perplexity
 
-    infiller = EngineInfiller(engine)
+    infiller = EngineInfiller(engine, require_code=require_code)
     results: dict[str, Any] = {}
     for kind, multi in (("fim_single_line", False), ("fim_multi_line", True)) if "fim" in tasks else ():
         positions = fim_tasks(files, per_file=per_file, multi_line=multi)
@@ -52,13 +52,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
     engine = model.load(args.model, device=args.device, dtype=args.dtype)
     tasks, modes, progress = args.tasks, args.modes, not args.no_progress
+    require_code = False if args.no_require_code else None  # None: the engine's rule, as the server has it
     results: dict[str, Any] = {}
     if "humaneval-infill" in tasks:
         from train.eval.humaneval_infill import infill_tasks
         from train.eval.infill import EngineInfiller, score_infill
 
         he = infill_tasks(args.limit)
-        infiller = EngineInfiller(engine, args.max_new_tokens)
+        infiller = EngineInfiller(engine, args.max_new_tokens, require_code)
         results["humaneval_infill"] = {m: score_infill(he, infiller, m, progress, "humaneval").summary() for m in modes}
     if "pass-at-k" in tasks:
         results["humaneval_pass_at_k"] = _pass_at_k(engine, args)
@@ -66,9 +67,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         if not args.data:
             raise ValueError("--tasks fim/perplexity need --data (held-out files or shards)")
         files = read_files(args.data)
-        results.update(heldout_metrics(engine, files, modes, args.per_file, progress, tasks))
-    # Infilling runs with the engine's default: on a blank line the middle must hold code.
-    return {"model": str(args.model), "require_code": "on blank lines", "results": results}
+        results.update(heldout_metrics(engine, files, modes, args.per_file, progress, tasks, require_code))
+    rule = "off" if args.no_require_code else "on blank lines"
+    return {"model": str(args.model), "require_code": rule, "results": results}
 
 
 def _pass_at_k(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -129,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--output", type=Path, help="write the results JSON here too")
+    parser.add_argument(
+        "--no-require-code", action="store_true",
+        help="let a middle on a blank line end at once (default: it must hold code, as in the server)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -55,17 +55,20 @@ def exact_match(prediction: str, task: InfillTask) -> bool:
 class EngineInfiller:
     """Greedy infilling with our runtime; a one-line target stops at the first newline."""
 
-    def __init__(self, engine: Engine, max_new_tokens: int = 128) -> None:
-        self.engine, self.max_new_tokens = engine, max_new_tokens
+    def __init__(self, engine: Engine, max_new_tokens: int = 128, require_code: bool | None = None) -> None:
+        # require_code: None is the engine's rule (a middle on a blank line must hold code), False lets it end at once.
+        self.engine, self.max_new_tokens, self.require_code = engine, max_new_tokens, require_code
 
     def __call__(self, task: InfillTask, mode: str) -> str:
+        return self.engine.infill(task.prefix, task.suffix, mode=mode, config=self.config(task)).text
+
+    def config(self, task: InfillTask) -> GenerationConfig:
         stop = ("\n",) if task.lines == 1 else ()
         # Room for the target plus slack (a bound keeps a rambling model from costing seconds),
         # and at most half the context, so that a small model still sees a prompt.
         wanted = len(self.engine.tokenizer.encode(task.target)) + 32
         budget = min(self.max_new_tokens, wanted, self.engine.context_length // 2)
-        config = GenerationConfig(max_new_tokens=budget, temperature=0.0, stop=stop)
-        return self.engine.infill(task.prefix, task.suffix, mode=mode, config=config).text
+        return GenerationConfig(max_new_tokens=budget, temperature=0.0, stop=stop, require_code=self.require_code)
 
 
 @dataclass
