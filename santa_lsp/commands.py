@@ -78,12 +78,12 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
         return None
     language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
-    suggestion = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
+    suggestions = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
     worker.close()
-    if suggestion is None:  # a valid answer, not an error: nothing worth showing here
+    if not suggestions:  # a valid answer, not an error: nothing worth showing here
         print("santa-lsp: no suggestion at this position", file=sys.stderr)
         return ""
-    return suggestion.text
+    return suggestions[0].text
 
 
 def stats(argv: Sequence[str]) -> int:

@@ -42,6 +42,7 @@ class Metrics:
     repetitionStops: int = 0
     syntaxCut: int = 0
     unsureDropped: int = 0
+    duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -73,50 +74,66 @@ class Completer:
 
     async def complete(
         self, doc: Document, cursor: Cursor, settings: Settings, others: Iterable[Document]
-    ) -> Suggestion | None:
+    ) -> list[Suggestion]:
+        """The suggestions worth showing at the cursor, best first and distinct (none: [])."""
         self.metrics.requests += 1
         self.cancel(doc.uri)  # latest wins: whatever ran for this document is stale now
         line = strip_end(doc.lines[cursor.line])
         left, right = line[: cursor.column], line[cursor.column :]
         if settings.cache and (
-            hit := self.typed_ahead.lookup(doc.uri, cursor.line, left, right, settings.minTokenProb)
+            hits := self.typed_ahead.lookup(doc.uri, cursor.line, left, right, settings.minTokenProb)
         ):
             self.metrics.typedAheadHits += 1
-            return hit
+            return hits[: settings.candidates]
         engine = self.host.engine
         if engine is None or not self.host.ready:
-            return None
+            return []
         builder, markers = self._builder_for(engine)
         max_new = max(1, min(settings.maxNewTokens, engine.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
         prompt = builder.build(doc, cursor, max_new, others, cross)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
-            return None
-        completion = await self._generate(doc.uri, engine, prompt, _config(settings, prompt, max_new))
-        if completion is None:
-            return None
-        suggestion = self._gate(
-            finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason),
-            completion, doc.language_id, prompt, settings,
-        )  # fmt: skip
-        if suggestion is not None:
-            confidence = tuple(completion.token_logprobs), tuple(completion.token_ends)
-            self.typed_ahead.remember(doc.uri, Shown(cursor.line, left, right, suggestion, *confidence))
-        return suggestion
+            return []
+        completions = await self._generate(doc.uri, engine, prompt, _config(settings, prompt, max_new))
+        kept = self._worth_showing(completions, prompt, markers, doc.language_id, settings)
+        if kept:
+            self.typed_ahead.remember(
+                doc.uri,
+                *(Shown(cursor.line, left, right, s, tuple(c.token_logprobs), tuple(c.token_ends)) for s, c in kept),
+            )
+        return [suggestion for suggestion, _ in kept]
+
+    def _worth_showing(
+        self, completions: list[model.Completion], prompt: Prompt, markers: list[str], language_id: str,
+        settings: Settings,
+    ) -> list[tuple[Suggestion, model.Completion]]:  # fmt: skip
+        """Each candidate through the same rules and gates; those left, distinct, best first."""
+        kept: list[tuple[Suggestion, model.Completion]] = []
+        for completion in completions:
+            raw = finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason)
+            suggestion = self._gate(raw, completion, language_id, prompt, settings)
+            if suggestion is None:
+                continue
+            if any(suggestion.text == earlier.text for earlier, _ in kept):
+                self.metrics.duplicateCandidates += 1
+                continue
+            kept.append((suggestion, completion))
+        return kept
 
     async def _generate(
         self, uri: str, engine: model.Engine, prompt: Prompt, config: _Config
-    ) -> model.Completion | None:
+    ) -> list[model.Completion]:
+        """Every candidate of one generation, best first; [] when there is none to show."""
         if engine.tokenizer.has_fim:
             job = Job(lambda: engine.stream_infill(prompt.prefix, prompt.suffix, config.fim_mode, config.gen))
         elif prompt.prefix:
             job = Job(lambda: engine.stream(prompt.prefix, config.gen))
         else:
-            return None  # left-to-right with nothing to the left: nothing to go on
+            return []  # left-to-right with nothing to the left: nothing to go on
         self._jobs[uri] = job
         try:
-            completion = await self.worker.run(job)
+            completions = await self.worker.run(job)
         except asyncio.CancelledError:  # $/cancelRequest, or the client went away
             job.cancel()
             self.metrics.cancelled += 1
@@ -124,23 +141,25 @@ class Completer:
         finally:
             if self._jobs.get(uri) is job:
                 del self._jobs[uri]
-        if completion is None or completion.finish_reason == "cancelled":
+        if not completions or completions[0].finish_reason == "cancelled":  # rows stop together
             self.metrics.cancelled += 1
-            return None
+            return []
+        first = completions[0]  # the prompt and the timing are the batch's
         self.metrics.modelCalls += 1
-        self.metrics.promptTokens += completion.prompt_tokens
-        self.metrics.reusedTokens += completion.reused_tokens
-        if completion.trimmed_tokens > 0:
+        self.metrics.promptTokens += first.prompt_tokens
+        self.metrics.reusedTokens += first.reused_tokens
+        if first.trimmed_tokens > 0:
             self.metrics.trimmedPrompts += 1
         log.debug(
-            "completion: %d prompt tokens (%d reused), %d new, %s, %.0f ms",
-            completion.prompt_tokens,
-            completion.reused_tokens,
-            len(completion.token_ids),
-            completion.finish_reason,
-            completion.elapsed_s * 1000,
+            "completion: %d prompt tokens (%d reused), %d candidates, %d new, %s, %.0f ms",
+            first.prompt_tokens,
+            first.reused_tokens,
+            len(completions),
+            len(first.token_ids),
+            first.finish_reason,
+            first.elapsed_s * 1000,
         )
-        return completion
+        return completions
 
     def _gate(
         self, suggestion: Suggestion | None, completion: model.Completion, language_id: str, prompt: Prompt,
@@ -193,6 +212,7 @@ def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
         use_prefix_cache=settings.cache,
         stop_on_repetition=settings.stopRepetition,
         heal=settings.tokenHealing,
+        candidates=settings.candidates,
     )
     return _Config(gen, settings.fimMode)
 

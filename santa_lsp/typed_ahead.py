@@ -26,26 +26,34 @@ class Shown:
 
 
 class TypedAhead:
-    def __init__(self) -> None:
-        self._shown: dict[str, Shown] = {}
+    """The suggestions last shown for each document (several when the editor can cycle)."""
 
-    def remember(self, uri: str, shown: Shown) -> None:
+    def __init__(self) -> None:
+        self._shown: dict[str, tuple[Shown, ...]] = {}
+
+    def remember(self, uri: str, *shown: Shown) -> None:
         self._shown[uri] = shown
 
     def forget(self, uri: str) -> None:
         self._shown.pop(uri, None)
 
-    def lookup(self, uri: str, line: int, left: str, right: str, min_prob: float = 0.0) -> Suggestion | None:
-        """The rest of the last suggestion if everything typed since then is its beginning (and
-        the model gave the token where the rest starts at least `min_prob`)."""
-        shown = self._shown.get(uri)
-        if shown is None or shown.line != line or shown.right != right or not left.startswith(shown.left):
-            return None
-        typed = left[len(shown.left) :]
-        text = shown.suggestion.text
-        rest = text[len(typed) :]
-        if not text.startswith(typed) or len(rest) < MIN_CHARS or rest.strip() in ("", right.strip()):
-            return None  # used up, or all that is left is what is already right of the cursor
-        if not sure_at(shown.logprobs, shown.ends, len(typed), min_prob):
-            return None
-        return Suggestion(rest, shown.suggestion.replace)
+    def lookup(self, uri: str, line: int, left: str, right: str, min_prob: float = 0.0) -> list[Suggestion]:
+        """The rest of each last suggestion that everything typed since is the beginning of, in
+        the order they were shown (the cursor may be in any of them: the editor cycles)."""
+        rests = (rest_of(shown, line, left, right, min_prob) for shown in self._shown.get(uri, ()))
+        return [rest for rest in rests if rest is not None]
+
+
+def rest_of(shown: Shown, line: int, left: str, right: str, min_prob: float) -> Suggestion | None:
+    """The rest of a suggestion if everything typed since it was shown is its beginning (and the
+    model gave the token where the rest starts at least `min_prob`)."""
+    if shown.line != line or shown.right != right or not left.startswith(shown.left):
+        return None
+    typed = left[len(shown.left) :]
+    text = shown.suggestion.text
+    rest = text[len(typed) :]
+    if not text.startswith(typed) or len(rest) < MIN_CHARS or rest.strip() in ("", right.strip()):
+        return None  # used up, or all that is left is what is already right of the cursor
+    if not sure_at(shown.logprobs, shown.ends, len(typed), min_prob):
+        return None
+    return Suggestion(rest, shown.suggestion.replace)

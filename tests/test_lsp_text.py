@@ -88,10 +88,19 @@ def test_cross_file_picks_similar_chunks_within_budget() -> None:
 def test_typed_ahead_serves_the_rest_of_the_suggestion() -> None:
     cache = TypedAhead()
     cache.remember("u", Shown(3, "x = ", ")", Suggestion("compute(a)", 1)))
-    assert cache.lookup("u", 3, "x = comp", ")") == Suggestion("ute(a)", 1)
-    assert cache.lookup("u", 3, "x = cool", ")") is None  # typed something else
-    assert cache.lookup("u", 4, "x = comp", ")") is None  # another line
-    assert cache.lookup("u", 3, "x = compute(a", ")") is None  # only the existing ")" is left
+    assert cache.lookup("u", 3, "x = comp", ")") == [Suggestion("ute(a)", 1)]
+    assert cache.lookup("u", 3, "x = cool", ")") == []  # typed something else
+    assert cache.lookup("u", 4, "x = comp", ")") == []  # another line
+    assert cache.lookup("u", 3, "x = compute(a", ")") == []  # only the existing ")" is left
+
+
+def test_typed_ahead_keeps_every_candidate_the_typing_agrees_with_in_order() -> None:
+    cache = TypedAhead()
+    shown = [Suggestion(text, 0) for text in ("compute(a)", "count(b)", "compile(c)")]
+    cache.remember("u", *(Shown(3, "x = ", "", suggestion) for suggestion in shown))
+    rests = [Suggestion(text, 0) for text in ("mpute(a)", "unt(b)", "mpile(c)")]
+    assert cache.lookup("u", 3, "x = co", "") == rests
+    assert cache.lookup("u", 3, "x = comp", "") == [Suggestion("ute(a)", 0), Suggestion("ile(c)", 0)]
 
 
 def test_settings_accept_flat_or_nested_and_report_bad_values() -> None:

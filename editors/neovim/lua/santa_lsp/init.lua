@@ -26,6 +26,7 @@ local SERVER_KEYS = {
   stopRepetition = "boolean",
   syntaxCheck = "boolean",
   tokenHealing = "boolean",
+  candidates = "number",
   -- server extensions (docs/protocol.md)
   cache = "boolean",
   prefixCacheMb = "number",

@@ -1,0 +1,93 @@
+"""Several candidates per request (setting `candidates`) through the real server: distinct items,
+best first, each through the rules and gates, in both requests, with typed-ahead and statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.lsp_support import DATA_DIR, URI, inline, insert, metrics, open_doc, plain, start, stop
+
+CODE = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    \n"
+CURSOR = (5, 4)  # the empty, indented line in fib
+
+
+def texts(result: types.InlineCompletionList) -> list[str]:
+    return [str(item.insert_text) for item in result.items]
+
+
+@pytest.mark.asyncio
+async def test_several_distinct_candidates_best_first(client: LanguageClient, tiny_model: Path) -> None:
+    await start(client, tiny_model, candidates=3, cache=False)
+    open_doc(client, CODE)
+    result = await inline(client, *CURSOR)
+    candidates = texts(result)
+    assert len(candidates) >= 2 and len(set(candidates)) == len(candidates) and all(t.strip() for t in candidates)
+    assert all(item.range.start == types.Position(*CURSOR) for item in result.items)
+    ids = [item.command.arguments[0] for item in result.items]
+    assert len(set(ids)) == len(ids)  # each candidate's acceptance is told apart
+    assert (await metrics(client))["modelCalls"] == 1  # one batch for all of them
+
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"candidates": 1}))
+    assert texts(await inline(client, *CURSOR)) == candidates[:1]  # the first is the greedy one
+
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"candidates": 3}))
+    params = types.CompletionParams(types.TextDocumentIdentifier(URI), types.Position(*CURSOR))
+    listed = await client.text_document_completion_async(params)
+    assert isinstance(listed, types.CompletionList)
+    assert [item.text_edit.new_text for item in listed.items] == candidates  # greedy: the same, in order
+    assert [item.sort_text for item in listed.items] == [str(i) for i in range(len(candidates))]
+
+
+@pytest.mark.asyncio
+async def test_candidates_that_come_out_the_same_are_shown_once(client: LanguageClient, tiny_model: Path) -> None:
+    # With token healing the tiny model's rows rewrite the indentation in different tokens and
+    # two of them go on to the same text: found by trying cursors, fixed by the seeded weights.
+    await start(client, tiny_model, candidates=8, maxNewTokens=3, tokenHealing=True, cache=False)
+    open_doc(client, CODE)
+    candidates = texts(await inline(client, 1, 4))
+    assert candidates and len(set(candidates)) == len(candidates)
+    assert (await metrics(client))["duplicateCandidates"] >= 1
+
+
+@pytest.mark.asyncio
+async def test_every_candidate_goes_through_the_gates(client: LanguageClient, tiny_model: Path) -> None:
+    # The tiny random model is never 99.9% sure of a first token: no candidate may get through.
+    await start(client, tiny_model, candidates=3, minTokenProb=0.999)
+    open_doc(client, CODE)
+    assert not (await inline(client, *CURSOR)).items
+    assert (await metrics(client))["unsureDropped"] == 3
+    # Mid-line, each candidate ends with the line (post-processing, not only the first one's).
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"minTokenProb": 0}))
+    candidates = texts(await inline(client, 1, 10))
+    assert len(candidates) >= 2 and not any("\n" in text for text in candidates)
+
+
+@pytest.mark.asyncio
+async def test_typing_into_any_candidate_keeps_it_and_its_acceptance_is_counted(
+    client: LanguageClient, tiny_model: Path
+) -> None:
+    await start(client, tiny_model, candidates=3, stats=True)
+    open_doc(client, CODE)
+    shown = await inline(client, *CURSOR)
+    second = texts(shown)[1]
+    insert(client, CURSOR[0], CURSOR[1], second[0], version=2)  # the user cycled to it and typed on
+    rests = texts(await inline(client, CURSOR[0], CURSOR[1] + 1))
+    assert second[1:] in rests
+    assert rests == [t[1:] for t in texts(shown) if t[0] == second[0] and len(t) > 2]  # in their order
+    assert (await metrics(client))["modelCalls"] == 1  # answered from the typed-ahead cache
+
+    accepted = shown.items[1].command
+    for command in (accepted, shown.items[0].command):  # the second is the same request's: not counted
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+        )
+    summary = plain(await client.protocol.send_request_async("santa/stats", {}))
+    assert summary["shown"] == 2 and summary["accepted"] == 1
+    assert summary["acceptedByCandidate"] == [0, 1]
+    await stop(client)
+    assert json.loads((Path(DATA_DIR) / "stats.json").read_text())["acceptedByCandidate"] == [0, 1]
