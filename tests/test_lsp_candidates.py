@@ -91,3 +91,16 @@ async def test_typing_into_any_candidate_keeps_it_and_its_acceptance_is_counted(
     assert summary["acceptedByCandidate"] == [0, 1]
     await stop(client)
     assert json.loads((Path(DATA_DIR) / "stats.json").read_text())["acceptedByCandidate"] == [0, 1]
+
+
+def test_the_candidates_bench_reports_each_count_against_the_first(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.candidates import main
+
+    source = tmp_path / "code.py"
+    source.write_text(CODE)
+    main(["--model", str(tiny_model), "--file", str(source), "--counts", "1,2", "--cursors", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("candidates ")]
+    assert [row.split(":")[0] for row in rows] == ["candidates 1", "candidates 2"]
+    assert "(x1.00)" in rows[0] and "of 2" in rows[1]
