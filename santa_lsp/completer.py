@@ -7,6 +7,7 @@ the model never works on text the user has already typed past.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Iterable
@@ -118,7 +119,7 @@ class Completer:
             if any(suggestion.text == earlier.text for earlier, _ in kept):
                 self.metrics.duplicateCandidates += 1
                 continue
-            kept.append((suggestion, completion))
+            kept.append((dataclasses.replace(suggestion, candidate=len(kept)), completion))
         return kept
 
     async def _generate(

@@ -201,12 +201,13 @@ class SantaServer(LanguageServer):
             command=command,
         )
 
-    def accept_commands(self, count: int, latency_ms: float) -> list[types.Command]:
-        """The accept command of each of a request's `count` items: one id each, so the
-        statistics know which candidate was taken; the request counts as one suggestion shown."""
-        item_ids = [str(next(self._item_ids)) for _ in range(count)]
+    def accept_commands(self, suggestions: list[Suggestion], latency_ms: float) -> list[types.Command]:
+        """The accept command of each item of a request: one id each, so the statistics know
+        which candidate was taken; the request counts as one suggestion shown."""
+        item_ids = [str(next(self._item_ids)) for _ in suggestions]
         if self.stats is not None and self.settings.stats and item_ids:
-            self.stats.record_shown(item_ids, latency_ms)
+            places = [suggestion.candidate for suggestion in suggestions]
+            self.stats.record_shown(list(zip(item_ids, places, strict=True)), latency_ms)
         return [types.Command(title="Accept", command=ACCEPTED, arguments=[item_id]) for item_id in item_ids]
 
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -271,7 +272,7 @@ def _register(server: SantaServer) -> None:
     ) -> types.InlineCompletionList | None:
         started = time.perf_counter()
         found = await ls.suggest(params.text_document.uri, params.position)
-        commands = ls.accept_commands(len(found), (time.perf_counter() - started) * 1000)
+        commands = ls.accept_commands([suggestion for suggestion, _ in found], (time.perf_counter() - started) * 1000)
         items = [
             types.InlineCompletionItem(insert_text=suggestion.text, range=span, command=command)
             for (suggestion, span), command in zip(found, commands, strict=True)
@@ -282,7 +283,7 @@ def _register(server: SantaServer) -> None:
     async def completion(ls: SantaServer, params: types.CompletionParams) -> types.CompletionList:
         started = time.perf_counter()
         found = await ls.suggest(params.text_document.uri, params.position)
-        commands = ls.accept_commands(len(found), (time.perf_counter() - started) * 1000)
+        commands = ls.accept_commands([suggestion for suggestion, _ in found], (time.perf_counter() - started) * 1000)
         # Incomplete: typing on re-asks, so the items follow the text.
         items = [
             ls.completion_item(params.text_document.uri, suggestion, span, command, rank)

@@ -48,7 +48,7 @@ class Stats:
         # Accepted suggestions by the place of the accepted item among its request's candidates
         # (setting `candidates`): whether the ones after the first are worth their compute.
         self.accepted_by_candidate: list[int] = []
-        # Item id -> (the first item id of its request, its place there).
+        # Item id -> (the first item id of its request, the place of its candidate).
         self._pending: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._unsaved = 0
 
@@ -66,12 +66,13 @@ class Stats:
             log.warning("stats: %s unreadable (%s); starting from zero", stats.path, exc)
         return stats
 
-    def record_shown(self, item_ids: Sequence[str], latency_ms: float) -> None:
-        """One request's items: one suggestion shown (the editor shows one at a time)."""
+    def record_shown(self, items: Sequence[tuple[str, int]], latency_ms: float) -> None:
+        """One request's items, each an id and the place of its candidate: one suggestion shown
+        (the editor shows one at a time)."""
         self.shown += 1
         self.latencies.append(latency_ms)
-        for place, item_id in enumerate(item_ids):
-            self._pending[item_id] = (item_ids[0], place)
+        for item_id, place in items:
+            self._pending[item_id] = (items[0][0], place)
         while len(self._pending) > KEEP_PENDING:
             self._pending.popitem(last=False)
         self._unsaved += 1

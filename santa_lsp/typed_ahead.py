@@ -6,6 +6,7 @@ flickers away and back as the user types through it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, sure_at
@@ -56,4 +57,4 @@ def rest_of(shown: Shown, line: int, left: str, right: str, min_prob: float) -> 
         return None  # used up, or all that is left is what is already right of the cursor
     if not sure_at(shown.logprobs, shown.ends, len(typed), min_prob):
         return None
-    return Suggestion(rest, shown.suggestion.replace)
+    return dataclasses.replace(shown.suggestion, text=rest)

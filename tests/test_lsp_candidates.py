@@ -4,6 +4,7 @@ best first, each through the rules and gates, in both requests, with typed-ahead
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,22 +68,32 @@ async def test_every_candidate_goes_through_the_gates(client: LanguageClient, ti
     assert len(candidates) >= 2 and not any("\n" in text for text in candidates)
 
 
+@pytest.fixture
+def fresh_stats() -> Iterator[Path]:
+    """The servers' statistics file (shared by the session's servers), absent before and after."""
+    path = Path(DATA_DIR) / "stats.json"
+    path.unlink(missing_ok=True)
+    yield path
+    path.unlink(missing_ok=True)
+
+
 @pytest.mark.asyncio
 async def test_typing_into_any_candidate_keeps_it_and_its_acceptance_is_counted(
-    client: LanguageClient, tiny_model: Path
+    client: LanguageClient, tiny_model: Path, fresh_stats: Path
 ) -> None:
     await start(client, tiny_model, candidates=3, stats=True)
     open_doc(client, CODE)
     shown = await inline(client, *CURSOR)
     second = texts(shown)[1]
     insert(client, CURSOR[0], CURSOR[1], second[0], version=2)  # the user cycled to it and typed on
-    rests = texts(await inline(client, CURSOR[0], CURSOR[1] + 1))
-    assert second[1:] in rests
+    typed_ahead = await inline(client, CURSOR[0], CURSOR[1] + 1)
+    rests = texts(typed_ahead)
     assert rests == [t[1:] for t in texts(shown) if t[0] == second[0] and len(t) > 2]  # in their order
     assert (await metrics(client))["modelCalls"] == 1  # answered from the typed-ahead cache
 
-    accepted = shown.items[1].command
-    for command in (accepted, shown.items[0].command):  # the second is the same request's: not counted
+    # The user takes the second candidate's rest; the same request's other items are spent then.
+    taken = typed_ahead.items[rests.index(second[1:])].command
+    for command in (taken, *(item.command for item in typed_ahead.items)):
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
         )
@@ -90,7 +101,7 @@ async def test_typing_into_any_candidate_keeps_it_and_its_acceptance_is_counted(
     assert summary["shown"] == 2 and summary["accepted"] == 1
     assert summary["acceptedByCandidate"] == [0, 1]
     await stop(client)
-    assert json.loads((Path(DATA_DIR) / "stats.json").read_text())["acceptedByCandidate"] == [0, 1]
+    assert json.loads(fresh_stats.read_text())["acceptedByCandidate"] == [0, 1]
 
 
 def test_the_candidates_bench_reports_each_count_against_the_first(
