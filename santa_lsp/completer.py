@@ -152,13 +152,13 @@ class Completer:
         if first.trimmed_tokens > 0:
             self.metrics.trimmedPrompts += 1
         log.debug(
-            "completion: %d prompt tokens (%d reused), %d candidates, %d new, %s, %.0f ms",
+            "completion: %d prompt tokens (%d reused), %d new, %s, %.0f ms, %d candidates",
             first.prompt_tokens,
             first.reused_tokens,
-            len(completions),
             len(first.token_ids),
             first.finish_reason,
             first.elapsed_s * 1000,
+            len(completions),
         )
         return completions
 
