@@ -88,12 +88,12 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
     entry = OpenDocument(doc)
-    suggestion = await Completer(host, worker).complete(entry, Cursor(line, column), settings, [entry])
+    suggestions = await Completer(host, worker).complete(entry, Cursor(line, column), settings, [entry])
     worker.close()
-    if suggestion is None:  # a valid answer, not an error: nothing worth showing here
+    if not suggestions:  # a valid answer, not an error: nothing worth showing here
         print("santa-lsp: no suggestion at this position", file=sys.stderr)
         return ""
-    return suggestion.text
+    return suggestions[0].text
 
 
 def stats(argv: Sequence[str]) -> int:

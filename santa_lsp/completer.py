@@ -2,13 +2,14 @@
 
 Latest wins: a new request for a document cancels the generation still running for it, so
 the model never works on text the user has already typed past. What a request leaves behind for the
-next one (the running job, the suggestion shown, the prompt window) is kept in the document's
+next one (the running job, the suggestions shown, the prompt window) is kept in the document's
 record (santa_lsp/workspace.py), not here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Iterable
@@ -46,6 +47,7 @@ class Metrics:
     repetitionStops: int = 0
     syntaxCut: int = 0
     unsureDropped: int = 0
+    duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -60,49 +62,66 @@ class Completer:
 
     async def complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
-    ) -> Suggestion | None:
+    ) -> list[Suggestion]:
+        """The suggestions worth showing at the cursor, best first and distinct (none: [])."""
         self.metrics.requests += 1
         entry.cancel()  # latest wins: whatever ran for this document is stale now
         doc = entry.doc
         line = strip_end(doc.lines[cursor.line])
         left, right = line[: cursor.column], line[cursor.column :]
-        if settings.cache and (hit := typed_ahead.lookup(entry.shown, cursor.line, left, right, settings.minTokenProb)):
+        if settings.cache and (
+            hits := typed_ahead.lookup(entry.shown, cursor.line, left, right, settings.minTokenProb)
+        ):
             self.metrics.typedAheadHits += 1
-            return hit
+            return hits[: settings.candidates]
         engine = self.host.engine
         if engine is None or not self.host.ready:
-            return None
+            return []
         builder, markers = self._builder_for(engine)
         max_new = max(1, min(settings.maxNewTokens, engine.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
         prompt = builder.build(entry, cursor, max_new, others, cross)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
-            return None
-        completion = await self._generate(entry, engine, prompt, _config(settings, prompt, max_new))
-        if completion is None:
-            return None
-        suggestion = self._gate(
-            finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason),
-            completion, doc.language_id, prompt, settings,
-        )  # fmt: skip
-        if suggestion is not None and self.host.engine is engine:  # not a model replaced meanwhile
-            confidence = tuple(completion.token_logprobs), tuple(completion.token_ends)
-            entry.shown = Shown(cursor.line, left, right, suggestion, *confidence)
-        return suggestion
+            return []
+        completions = await self._generate(entry, engine, prompt, _config(settings, prompt, max_new))
+        kept = self._worth_showing(completions, prompt, markers, doc.language_id, settings)
+        if kept and self.host.engine is engine:  # not a model replaced meanwhile
+            entry.shown = [
+                Shown(cursor.line, left, right, s, tuple(c.token_logprobs), tuple(c.token_ends)) for s, c in kept
+            ]
+        return [suggestion for suggestion, _ in kept]
+
+    def _worth_showing(
+        self, completions: list[model.Completion], prompt: Prompt, markers: list[str], language_id: str,
+        settings: Settings,
+    ) -> list[tuple[Suggestion, model.Completion]]:  # fmt: skip
+        """Each candidate through the same rules and gates; those left, distinct, best first."""
+        kept: list[tuple[Suggestion, model.Completion]] = []
+        for completion in completions:
+            raw = finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason)
+            suggestion = self._gate(raw, completion, language_id, prompt, settings)
+            if suggestion is None:
+                continue
+            if any(suggestion.text == earlier.text for earlier, _ in kept):
+                self.metrics.duplicateCandidates += 1
+                continue
+            kept.append((dataclasses.replace(suggestion, candidate=len(kept)), completion))
+        return kept
 
     async def _generate(
         self, entry: OpenDocument, engine: model.Engine, prompt: Prompt, config: _Config
-    ) -> model.Completion | None:
+    ) -> list[model.Completion]:
+        """Every candidate of one generation, best first; [] when there is none to show."""
         if engine.tokenizer.has_fim:
             job = Job(lambda: engine.stream_infill(prompt.prefix, prompt.suffix, config.fim_mode, config.gen))
         elif prompt.prefix:
             job = Job(lambda: engine.stream(prompt.prefix, config.gen))
         else:
-            return None  # left-to-right with nothing to the left: nothing to go on
+            return []  # left-to-right with nothing to the left: nothing to go on
         entry.job = job
         try:
-            completion = await self.worker.run(job)
+            completions = await self.worker.run(job)
         except asyncio.CancelledError:  # $/cancelRequest, or the client went away
             job.cancel()
             self.metrics.cancelled += 1
@@ -110,23 +129,25 @@ class Completer:
         finally:
             if entry.job is job:
                 entry.job = None
-        if completion is None or completion.finish_reason == "cancelled":
+        if not completions or completions[0].finish_reason == "cancelled":  # rows stop together
             self.metrics.cancelled += 1
-            return None
+            return []
+        first = completions[0]  # the prompt and the timing are the batch's
         self.metrics.modelCalls += 1
-        self.metrics.promptTokens += completion.prompt_tokens
-        self.metrics.reusedTokens += completion.reused_tokens
-        if completion.trimmed_tokens > 0:
+        self.metrics.promptTokens += first.prompt_tokens
+        self.metrics.reusedTokens += first.reused_tokens
+        if first.trimmed_tokens > 0:
             self.metrics.trimmedPrompts += 1
         log.debug(
-            "completion: %d prompt tokens (%d reused), %d new, %s, %.0f ms",
-            completion.prompt_tokens,
-            completion.reused_tokens,
-            len(completion.token_ids),
-            completion.finish_reason,
-            completion.elapsed_s * 1000,
+            "completion: %d prompt tokens (%d reused), %d new, %s, %.0f ms, %d candidates",
+            first.prompt_tokens,
+            first.reused_tokens,
+            len(first.token_ids),
+            first.finish_reason,
+            first.elapsed_s * 1000,
+            len(completions),
         )
-        return completion
+        return completions
 
     def _gate(
         self, suggestion: Suggestion | None, completion: model.Completion, language_id: str, prompt: Prompt,
@@ -179,6 +200,7 @@ def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
         use_prefix_cache=settings.cache,
         stop_on_repetition=settings.stopRepetition,
         heal=settings.tokenHealing,
+        candidates=settings.candidates,
     )
     return _Config(gen, settings.fimMode)
 

@@ -20,6 +20,7 @@ MIN_CHARS = 2
 class Suggestion:
     text: str  # inserted at the cursor
     replace: int  # characters right of the cursor that `text` replaces (auto-closed brackets)
+    candidate: int = 0  # its place among the suggestions first shown for its request (setting `candidates`)
 
 
 def cut_at(text: str, markers: Sequence[str]) -> str:

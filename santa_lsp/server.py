@@ -149,22 +149,24 @@ class SantaServer(LanguageServer):
             raise JsonRpcInvalidParams(message=f"position outside the document: {exc}") from None
         return entry, Cursor(line, column)
 
-    async def suggest(self, uri: str, position: types.Position) -> tuple[Suggestion, types.Range] | None:
+    async def suggest(self, uri: str, position: types.Position) -> list[tuple[Suggestion, types.Range]]:
+        """The suggestions at a position, best first, each with the range it replaces."""
         located = self.locate(uri, position)
         if located is None or not self.settings.enabled:
-            return None
+            return []
         entry, cursor = located
         doc = entry.doc
         if doc.language_id in self.settings.disabledLanguages:
-            return None
-        suggestion = await self.completer.complete(entry, cursor, self.settings, self.documents)
-        if suggestion is None:
-            return None
+            return []
+        suggestions = await self.completer.complete(entry, cursor, self.settings, self.documents)
         line = strip_end(doc.lines[cursor.line])
-        start = to_units(line, cursor.column, doc.encoding)
-        end = to_units(line, cursor.column + suggestion.replace, doc.encoding)
-        span = types.Range(types.Position(cursor.line, start), types.Position(cursor.line, end))
-        return suggestion, span
+        start = types.Position(cursor.line, to_units(line, cursor.column, doc.encoding))
+
+        def span(suggestion: Suggestion) -> types.Range:
+            end = to_units(line, cursor.column + suggestion.replace, doc.encoding)
+            return types.Range(start, types.Position(cursor.line, end))
+
+        return [(suggestion, span(suggestion)) for suggestion in suggestions]
 
     def word_before(self, uri: str, position: types.Position) -> tuple[str, types.Position]:
         """The identifier that ends at `position` (a request already found the document) and
@@ -180,11 +182,34 @@ class SantaServer(LanguageServer):
             start -= 1
         return line[start:column], types.Position(position.line, to_units(line, start, doc.encoding))
 
-    def accept_command(self, latency_ms: float) -> types.Command | None:
-        item_id = str(next(self._item_ids))
-        if self.stats is not None and self.settings.stats:
-            self.stats.record_shown(item_id, latency_ms)
-        return types.Command(title="Accept", command=ACCEPTED, arguments=[item_id])
+    def completion_item(
+        self, uri: str, suggestion: Suggestion, span: types.Range, command: types.Command, rank: int
+    ) -> types.CompletionItem:
+        """A `textDocument/completion` item: it replaces the word being typed, as the editor's own
+        items do (the editor filters the list by that word, and accepting the item leaves it
+        written once)."""
+        word, start = self.word_before(uri, span.start)
+        text = word + suggestion.text
+        return types.CompletionItem(
+            label=text.strip().split("\n", 1)[0][:80],
+            kind=types.CompletionItemKind.Snippet,
+            detail="santa-lsp",
+            documentation=suggestion.text,
+            text_edit=types.TextEdit(range=types.Range(start, span.end), new_text=text),
+            insert_text_format=types.InsertTextFormat.PlainText,
+            sort_text=str(rank),  # the model's order: best first
+            filter_text=text,
+            command=command,
+        )
+
+    def accept_commands(self, suggestions: list[Suggestion], latency_ms: float) -> list[types.Command]:
+        """The accept command of each item of a request: one id each, so the statistics know
+        which candidate was taken; the request counts as one suggestion shown."""
+        item_ids = [str(next(self._item_ids)) for _ in suggestions]
+        if self.stats is not None and self.settings.stats and item_ids:
+            places = [suggestion.candidate for suggestion in suggestions]
+            self.stats.record_shown(list(zip(item_ids, places, strict=True)), latency_ms)
+        return [types.Command(title="Accept", command=ACCEPTED, arguments=[item_id]) for item_id in item_ids]
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if source is not FeatureRequestError:  # a request's error already went back to it
@@ -248,37 +273,24 @@ def _register(server: SantaServer) -> None:
     ) -> types.InlineCompletionList | None:
         started = time.perf_counter()
         found = await ls.suggest(params.text_document.uri, params.position)
-        if found is None:
-            return types.InlineCompletionList(items=[])
-        suggestion, span = found
-        command = ls.accept_command((time.perf_counter() - started) * 1000)
-        item = types.InlineCompletionItem(insert_text=suggestion.text, range=span, command=command)
-        return types.InlineCompletionList(items=[item])
+        commands = ls.accept_commands([suggestion for suggestion, _ in found], (time.perf_counter() - started) * 1000)
+        items = [
+            types.InlineCompletionItem(insert_text=suggestion.text, range=span, command=command)
+            for (suggestion, span), command in zip(found, commands, strict=True)
+        ]
+        return types.InlineCompletionList(items=items)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
     async def completion(ls: SantaServer, params: types.CompletionParams) -> types.CompletionList:
         started = time.perf_counter()
         found = await ls.suggest(params.text_document.uri, params.position)
-        # Incomplete: typing on re-asks, so the single item follows the text.
-        if found is None:
-            return types.CompletionList(is_incomplete=True, items=[])
-        suggestion, span = found
-        # The item replaces the word being typed, as the editor's own items do: the editor
-        # filters the list by that word, and accepting the item leaves it written once.
-        word, start = ls.word_before(params.text_document.uri, span.start)
-        text = word + suggestion.text
-        item = types.CompletionItem(
-            label=text.strip().split("\n", 1)[0][:80],
-            kind=types.CompletionItemKind.Snippet,
-            detail="santa-lsp",
-            documentation=suggestion.text,
-            text_edit=types.TextEdit(range=types.Range(start, span.end), new_text=text),
-            insert_text_format=types.InsertTextFormat.PlainText,
-            sort_text="0",
-            filter_text=text,
-            command=ls.accept_command((time.perf_counter() - started) * 1000),
-        )
-        return types.CompletionList(is_incomplete=True, items=[item])
+        commands = ls.accept_commands([suggestion for suggestion, _ in found], (time.perf_counter() - started) * 1000)
+        # Incomplete: typing on re-asks, so the items follow the text.
+        items = [
+            ls.completion_item(params.text_document.uri, suggestion, span, command, rank)
+            for rank, ((suggestion, span), command) in enumerate(zip(found, commands, strict=True))
+        ]
+        return types.CompletionList(is_incomplete=True, items=items)
 
     @server.command(ACCEPTED)
     def accepted(ls: SantaServer, item_id: str) -> bool:

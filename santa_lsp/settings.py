@@ -38,6 +38,9 @@ FimMode = Literal["spm", "psm"]
 Count = Annotated[int, Bounds()]  # tokens, milliseconds, megabytes
 Number = Annotated[float, Bounds()]
 Probability = Annotated[float, Bounds(0, 1)]
+# Completions of one prompt made in one batch (model.GenerationConfig.candidates); the bound
+# keeps a CPU from being asked for more rows than a keystroke can wait for.
+CandidateCount = Annotated[int, Bounds(1, 8)]
 DTYPES: tuple[str, ...] = get_args(Dtype)
 FIM_MODES: tuple[str, ...] = get_args(FimMode)
 # Changing one of these means loading another model.
@@ -66,6 +69,7 @@ class Settings:
     stopRepetition: bool = True  # stop generating where a loop begins
     syntaxCheck: bool = True  # drop a suggestion that leaves the line syntactically broken
     tokenHealing: bool = True  # the prompt's last token is rewritten by the model (model/healing.py)
+    candidates: CandidateCount = 1  # suggestions per request, for the editor to cycle through
     # Extensions: the latency caches, off only to measure what they bring.
     cache: bool = True
     prefixCacheMb: Count = 1024

@@ -46,8 +46,8 @@ class Job:
             if self._generation is not None:
                 self._generation.cancel()
 
-    def __call__(self) -> model.Completion | None:
-        """Run on the worker: None if cancelled before it could start."""
+    def __call__(self) -> list[model.Completion] | None:
+        """Run on the worker: every candidate, best first; None if cancelled before it could start."""
         with self._lock:
             if self._cancelled:
                 log.debug("generation cancelled before it started")
@@ -56,4 +56,4 @@ class Job:
         completion = self._generation.wait()
         if completion.finish_reason == "cancelled":
             log.debug("generation cancelled after %d new tokens", len(completion.token_ids))
-        return completion
+        return self._generation.results

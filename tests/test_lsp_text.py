@@ -89,12 +89,21 @@ def test_cross_file_picks_similar_chunks_within_budget() -> None:
 
 
 def test_typed_ahead_serves_the_rest_of_the_suggestion() -> None:
-    shown = Shown(3, "x = ", ")", Suggestion("compute(a)", 1))
-    assert lookup(shown, 3, "x = comp", ")") == Suggestion("ute(a)", 1)
-    assert lookup(shown, 3, "x = cool", ")") is None  # typed something else
-    assert lookup(shown, 4, "x = comp", ")") is None  # another line
-    assert lookup(shown, 3, "x = compute(a", ")") is None  # only the existing ")" is left
-    assert lookup(None, 3, "x = comp", ")") is None  # nothing shown in this document yet
+    shown = [Shown(3, "x = ", ")", Suggestion("compute(a)", 1))]
+    assert lookup(shown, 3, "x = comp", ")") == [Suggestion("ute(a)", 1)]
+    assert lookup(shown, 3, "x = cool", ")") == []  # typed something else
+    assert lookup(shown, 4, "x = comp", ")") == []  # another line
+    assert lookup(shown, 3, "x = compute(a", ")") == []  # only the existing ")" is left
+    assert lookup([], 3, "x = comp", ")") == []  # nothing shown in this document yet
+
+
+def test_typed_ahead_keeps_every_candidate_the_typing_agrees_with_in_order() -> None:
+    texts = ("compute(a)", "count(b)", "compile(c)")
+    shown = [Shown(3, "x = ", "", Suggestion(text, 0, place)) for place, text in enumerate(texts)]
+    rests = [Suggestion(text, 0, place) for place, text in enumerate(("mpute(a)", "unt(b)", "mpile(c)"))]
+    assert lookup(shown, 3, "x = co", "") == rests
+    # Each rest keeps its candidate's place, for the acceptance statistics.
+    assert lookup(shown, 3, "x = comp", "") == [Suggestion("ute(a)", 0, 0), Suggestion("ile(c)", 0, 2)]
 
 
 def test_settings_accept_flat_or_nested_and_report_bad_values() -> None:

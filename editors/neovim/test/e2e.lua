@@ -1,6 +1,7 @@
 -- End-to-end driver for a real, headless Neovim: opens a file, types, waits for the server's
--- inline completion to show, asks the server directly for the same completion, accepts with the
--- accept key, leaves insert mode and writes what happened as JSON. Run by
+-- inline completions (three candidates) to show, cycles through them, asks the server directly
+-- for the same completions, accepts the second one word by word, line by line, then the rest
+-- with the accept key, leaves insert mode and writes what happened as JSON. Run by
 -- tests/test_editor_neovim.py; parameters come in environment variables:
 --   SANTA_E2E_CMD     JSON list: the server command line
 --   SANTA_E2E_MODEL   model directory
@@ -77,6 +78,7 @@ local function main()
     model = env.SANTA_E2E_MODEL,
     device = "cpu",
     maxNewTokens = 12,
+    candidates = 3,
     timeBudgetMs = 20000,
     stats = true,
     debounce_ms = 30,
@@ -105,8 +107,9 @@ local function main()
   vim.api.nvim_win_set_cursor(0, { last, 0 })
   -- A random model may have nothing to say at some positions (the server drops empty or
   -- whitespace-only completions): then type a little more, a few times.
-  local function shown()
-    return vim.api.nvim_get_mode().mode == "i" and ghost.visible(bufnr)
+  local function shown() -- at least two candidates, to cycle through
+    local now = ghost.current(bufnr)
+    return vim.api.nvim_get_mode().mode == "i" and now ~= nil and now.count >= 2
   end
   vim.api.nvim_input("A" .. (env.SANTA_E2E_TYPE or ""))
   result.typed = env.SANTA_E2E_TYPE or ""
@@ -120,8 +123,24 @@ local function main()
   wait_for("suggestion shown", shown)
   local shown = ghost.current(bufnr)
   result.shown = { text = shown.text, rest = shown.rest, count = shown.count }
-  result.item_range = ghost._states[bufnr].items[shown.index].range
   result.extmarks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
+
+  -- Next, previous, next: the second candidate is shown (its own text, drawn at the cursor).
+  result.cycled = {}
+  for _, key in ipairs(shown.count > 1 and { "<M-]>", "<M-[>", "<M-]>" } or {}) do
+    local before = ghost.current(bufnr).index
+    vim.api.nvim_input(key)
+    wait_for("cycled with " .. key, function()
+      local now = ghost.current(bufnr)
+      return now ~= nil and now.index ~= before
+    end)
+    local marks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
+    local now = ghost.current(bufnr)
+    table.insert(result.cycled, { index = now.index, text = now.text, drawn = marks[1][4].virt_text[1][1] })
+  end
+  local chosen = ghost.current(bufnr)
+  result.chosen = { index = chosen.index, text = chosen.text }
+  result.item_range = ghost._states[bufnr].items[chosen.index].range
 
   -- The same request straight to the server: the ghost text must be what it answers.
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
@@ -133,13 +152,30 @@ local function main()
   result.before = buffer_lines(bufnr)
   local pos = vim.api.nvim_win_get_cursor(0)
   result.cursor = { pos[1] - 1, pos[2] }
-  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
-  vim.api.nvim_input("<Tab>")
-  wait_for("suggestion accepted", function()
-    return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
-  end)
-  pos = vim.api.nvim_win_get_cursor(0)
-  result.cursor_after = { pos[1] - 1, pos[2] }
+  -- Accept the next word, the next line, then the rest: each key while something is left.
+  result.parts = {}
+  for _, key in ipairs({ "<C-Right>", "<C-Down>", "<Tab>" }) do
+    local now = ghost.current(bufnr)
+    if not now or now.index ~= chosen.index or now.text ~= chosen.text then
+      break -- all of it accepted (a new suggestion may be on screen already)
+    end
+    local rest = ghost.current(bufnr).rest
+    local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+    vim.api.nvim_input(key)
+    wait_for("accepted with " .. key, function()
+      return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
+    end)
+    sleep(50) -- TextChangedI redraws the rest
+    pos = vim.api.nvim_win_get_cursor(0)
+    table.insert(result.parts, {
+      key = key,
+      rest = rest,
+      lines = buffer_lines(bufnr),
+      cursor = { pos[1] - 1, pos[2] },
+      visible = ghost.visible(bufnr),
+    })
+  end
+  result.cursor_after = result.parts[#result.parts].cursor
   vim.api.nvim_input("<Esc>")
   wait_for("normal mode", function()
     return vim.api.nvim_get_mode().mode == "n"

@@ -169,14 +169,36 @@ test("ghost text: a range over auto-closed characters is drawn once and replaced
   vim.api.nvim_win_set_cursor(0, { 1, 6 })
   ghost.attach(buf, -1, santa.config)
   local state = ghost._states[buf]
-  state.items = { { text = "x + 1)", raw = {}, range = { 0, 6, 0, 7 } } }
+  state.items = { { text = "x + 1)", raw = {}, range = { 0, 6, 0, 7 }, right = 1 } }
   state.index = 1
   vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
   local marks = vim.api.nvim_buf_get_extmarks(buf, ghost._namespace, 0, -1, { details = true })
   eq(marks[1][4].virt_text[1][1], "x + 1", "drawn without the closing paren")
   assert(ghost.accept(buf), "accepted")
   eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "print(x + 1)" }, "paren replaced, not doubled")
+  -- Word by word: the paren stays right of the cursor and is replaced by the last part only.
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "print()" })
+  vim.api.nvim_win_set_cursor(0, { 1, 6 })
+  state.items, state.index = { { text = "x + 1)", raw = {}, range = { 0, 6, 0, 7 }, right = 1 } }, 1
+  vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  for _, want in ipairs({ "print(x)", "print(x +)", "print(x + 1)" }) do
+    assert(ghost.accept_part(buf, "word"), "word")
+    eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { want }, "word by word")
+    vim.api.nvim_exec_autocmds("TextChangedI", { buffer = buf })
+  end
+  eq(vim.api.nvim_win_get_cursor(0), { 1, 12 }, "cursor after the paren")
+  eq(ghost.visible(buf), false, "all of it accepted")
   ghost.detach(buf)
+end)
+
+test("partial accept: the next word with its blanks, a run of punctuation, a line with its break", function()
+  local partial = require("santa_lsp.partial")
+  eq(partial.next_part("  foo(bar)", "word"), "  foo", "word")
+  eq(partial.next_part("(bar)", "word"), "(", "punctuation")
+  eq(partial.next_part("))\n  x", "word"), "))", "punctuation run")
+  eq(partial.next_part("\n    pass", "word"), "\n    pass", "a word on the next line")
+  eq(partial.next_part("a = 1\nb = 2", "line"), "a = 1\n", "line")
+  eq(partial.next_part("a = 1", "line"), "a = 1", "last line")
 end)
 
 test("update: live keys merge into the settings; clearing the model removes it", function()

@@ -1,7 +1,9 @@
 // End-to-end test: the packaged extension in a real VS Code (code-server) driven by Playwright
 // with a headless Chromium. Types in a Python file, waits for the ghost text, takes a screenshot,
-// accepts with Tab, saves, and checks that the file holds exactly what the server answered
-// (recorded by lsp_tap.py between the extension and santa-lsp). Prepared and run by run.sh.
+// cycles through the candidates (santaLsp.candidates: 3) with Alt+] and Alt+[, accepts the next
+// word with Ctrl+Right (VS Code's acceptNextWord) and checks the rest stays shown, accepts the rest
+// with Tab, saves, and checks that the file holds exactly what the server answered (recorded by
+// lsp_tap.py between the extension and santa-lsp). Prepared and run by run.sh.
 //
 // Environment: E2E_WORK (scratch directory), E2E_VSIX, E2E_CODE_SERVER (code-server package dir),
 // E2E_PYTHON, E2E_SERVER (JSON list: server command line), E2E_MODEL, E2E_CHROMIUM,
@@ -70,6 +72,7 @@ const settings = {
   "santaLsp.model": env.E2E_MODEL,
   "santaLsp.device": "cpu",
   "santaLsp.maxNewTokens": 12,
+  "santaLsp.candidates": 3,
   "santaLsp.timeBudgetMs": 20000,
   "santaLsp.stats": true,
   // The tiny random model writes junk that the gates would hide: this test is about the plumbing.
@@ -228,23 +231,63 @@ try {
   await page.screenshot({ path: screenshot });
   log(`screenshot: ${screenshot}`);
 
-  // Accept with Tab, then save.
+  // Monaco draws spaces as no-break spaces.
+  const plainText = (text) => text.replace(/\u00a0/g, " ");
+  const shownText = async () => plainText((await ghost.allTextContents()).join(""));
+  const until = async (what, cond, ms = 10000) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (await cond()) return;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  const expectedStart = SOURCE + typed;
+  /** The file once saved: `expectedStart` and more, other than `before` (VS Code truncates, then writes). */
+  async function save(before = "") {
+    let saved = "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await page.keyboard.press("Control+S");
+      const end = Date.now() + 5000;
+      while (Date.now() < end) {
+        saved = fs.readFileSync(file, "utf8");
+        if (saved.startsWith(expectedStart) && saved.length > expectedStart.length && saved !== before) return saved;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return saved;
+  }
+
+  // Several candidates (santaLsp.candidates: 3): Alt+] shows another, Alt+[ the first again.
+  const lastItems = () => {
+    const answers = messages().filter((m) => m.dir === "s2c" && Array.isArray(m.msg.result?.items));
+    return answers.length ? answers[answers.length - 1].msg.result.items : [];
+  };
+  // The printable tiny model gives this position two candidates of several words each.
+  if (lastItems().length < 2) throw new Error(`one candidate only (${lastItems().length}): nothing to cycle`);
+  {
+    await page.keyboard.press("Alt+BracketRight");
+    await until("Alt+] to show another candidate", async () => (await shownText()) !== plainText(ghostText));
+    const second = await shownText();
+    await page.keyboard.press("Alt+BracketLeft");
+    await until("Alt+[ to show the first again", async () => (await shownText()) === plainText(ghostText));
+    log(`cycled: ${JSON.stringify(second)} and back to ${JSON.stringify(ghostText)}`);
+  }
+
+  // Accept the next word (VS Code's own acceptNextWord), then the rest with Tab, then save.
+  await page.keyboard.press("Control+ArrowRight");
+  await page.waitForTimeout(500);
+  if ((await ghost.count()) === 0) throw new Error("accept-word took all of a suggestion of several words");
+  const afterWord = await save();
+  const part = afterWord.slice(expectedStart.length);
+  if (!part || !plainText(ghostText).startsWith(part) || part.length >= ghostText.length) {
+    throw new Error(`accept-word inserted ${JSON.stringify(part)} of ${JSON.stringify(ghostText)}`);
+  }
+  log(`accept-word inserted ${JSON.stringify(part)}; the rest stays shown: ${JSON.stringify(await shownText())}`);
   await page.keyboard.press("Tab");
   await ghost.first().waitFor({ state: "detached", timeout: 10000 }).catch(() => undefined);
   await page.waitForTimeout(300);
-  const expectedStart = SOURCE + typed;
-  let saved = "";
-  for (let attempt = 0; attempt < 3; attempt++) {
-    await page.keyboard.press("Control+S");
-    const end = Date.now() + 5000;
-    while (Date.now() < end) {
-      saved = fs.readFileSync(file, "utf8");
-      // VS Code truncates, then writes: wait for the whole new content.
-      if (saved.startsWith(expectedStart) && saved.length > expectedStart.length) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    if (saved.startsWith(expectedStart) && saved.length > expectedStart.length) break;
-  }
+  const saved = await save(afterWord);
   log(`saved file ends with: ${JSON.stringify(saved.slice(SOURCE.length - 4))}`);
 
   // What did the server answer for the position where Tab was pressed?

@@ -71,11 +71,13 @@ fi
 say "packaging the extension"
 npm run --silent package >"$WORK/vsce.log" 2>&1 || { cat "$WORK/vsce.log"; exit 1; }
 
-# 4. A tiny random model, and the server command line.
+# 4. A tiny random model that writes printable text (the ghost text can be compared with the
+#    items: several candidates to cycle through, words to accept one by one), and the server
+#    command line.
 say "making the tiny model"
 rm -rf "$WORK/model"
 (cd "$ROOT" && "$PYTHON" -c "import sys; sys.path.insert(0, '.'); from pathlib import Path; \
-from tests.tiny import make_model; make_model(Path(sys.argv[1]), n_positions=256)" "$WORK/model")
+from tests.lsp_support import make_printable_model; make_printable_model(Path(sys.argv[1]), n_positions=256)" "$WORK/model")
 BIN=$(dirname "$PYTHON")
 if [ -x "$BIN/santa-lsp" ]; then
   SERVER="[\"$BIN/santa-lsp\"]"

@@ -20,6 +20,7 @@ export interface ServerSettings {
   stopRepetition: boolean;
   syntaxCheck: boolean;
   tokenHealing: boolean;
+  candidates: number;
   cache: boolean;
   prefixCacheMb: number;
 }
@@ -51,10 +52,13 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   stopRepetition: true,
   syntaxCheck: true,
   tokenHealing: true,
+  candidates: 1,
   cache: true,
   prefixCacheMb: 1024,
 });
 
+/** The most candidates the server makes for one request (santa_lsp/settings.py). */
+export const MAX_CANDIDATES = 8;
 export const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d+)$/;
 export const DTYPES = ["auto", "fp32", "bf16", "fp16", "int8"] as const;
 export const FIM_MODES = ["spm", "psm"] as const;
@@ -66,9 +70,9 @@ function str(value: unknown, fallback: string, allowed?: (v: string) => boolean)
   return v;
 }
 
-function int(value: unknown, fallback: number, min: number): number {
+function int(value: unknown, fallback: number, min: number, max = Infinity): number {
   if (typeof value !== "number" || !Number.isFinite(value)) return fallback;
-  return Math.max(min, Math.round(value));
+  return Math.min(max, Math.max(min, Math.round(value)));
 }
 
 /** A probability: a finite number in 0..1, else the fallback. */
@@ -136,6 +140,7 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
     stopRepetition: bool(get("stopRepetition"), DEFAULTS.stopRepetition),
     syntaxCheck: bool(get("syntaxCheck"), DEFAULTS.syntaxCheck),
     tokenHealing: bool(get("tokenHealing"), DEFAULTS.tokenHealing),
+    candidates: int(get("candidates"), DEFAULTS.candidates, 1, MAX_CANDIDATES),
     cache: bool(get("cache"), DEFAULTS.cache),
     prefixCacheMb: int(get("prefixCacheMb"), DEFAULTS.prefixCacheMb, 0),
   };

@@ -51,6 +51,7 @@ describe("toServerSettings", () => {
         stopRepetition: false,
         syntaxCheck: false,
         tokenHealing: false,
+        candidates: 3,
         cache: false,
         prefixCacheMb: 256,
       }),
@@ -73,6 +74,7 @@ describe("toServerSettings", () => {
       stopRepetition: false,
       syntaxCheck: false,
       tokenHealing: false,
+      candidates: 3,
       cache: false,
       prefixCacheMb: 256,
     });
@@ -94,6 +96,7 @@ describe("toServerSettings", () => {
         stopRepetition: "no",
         syntaxCheck: 0,
         tokenHealing: "yes",
+        candidates: 0,
         cache: "off",
         prefixCacheMb: "1G",
         model: "",
@@ -112,6 +115,8 @@ describe("toServerSettings", () => {
     assert.equal(s.stopRepetition, true);
     assert.equal(s.syntaxCheck, true);
     assert.equal(s.tokenHealing, true);
+    assert.equal(s.candidates, 1);
+    assert.equal(toServerSettings(getter({ candidates: 20 })).candidates, 8); // the server's bound
     assert.equal(s.cache, true);
     assert.equal(s.prefixCacheMb, 1024);
     assert.equal(s.model, undefined);

@@ -12,13 +12,11 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 --- shown), pos ({row, col} 0-based byte cursor when shown), extmark.
 local states = {}
 
+local partial = require("santa_lsp.partial")
+local cursor = partial.cursor
+
 local function lsp()
   return require("santa_lsp")
-end
-
-local function cursor()
-  local pos = vim.api.nvim_win_get_cursor(0)
-  return pos[1] - 1, pos[2]
 end
 
 local function in_insert()
@@ -51,7 +49,8 @@ local function item_text(item)
   return type(t) == "string" and t or "", false
 end
 
---- Normalises a response into items with byte ranges: {text, snippet, raw, range={sr, sc, er, ec}}.
+--- Normalises a response into items with byte ranges: {text, snippet, raw, range={sr, sc, er, ec},
+--- right}; `right`: bytes right of the cursor the item replaces (characters the editor auto-closed).
 local function normalise(bufnr, result, encoding, row, col)
   local raw_items = result and (result.items or result) or {}
   local items = {}
@@ -63,23 +62,11 @@ local function normalise(bufnr, result, encoding, row, col)
       range = { s.line, byte_col(bufnr, s, encoding), e.line, byte_col(bufnr, e, encoding) }
     end
     if text ~= "" then
-      items[#items + 1] = { text = text, snippet = snippet, raw = raw, range = range }
+      local right = (range[3] == row and range[4] > col) and range[4] - col or 0
+      items[#items + 1] = { text = text, snippet = snippet, raw = raw, range = range, right = right }
     end
   end
   return items
-end
-
---- The text between the item's start and the cursor, or nil if the cursor is before the start.
-local function typed_since_start(bufnr, item, row, col)
-  local sr, sc = item.range[1], item.range[2]
-  if row < sr or (row == sr and col < sc) then
-    return nil
-  end
-  local ok, lines = pcall(vim.api.nvim_buf_get_text, bufnr, sr, sc, row, col, {})
-  if not ok then
-    return nil
-  end
-  return table.concat(lines, "\n")
 end
 
 --- The part of the current item still to show at the cursor, or nil when the buffer no longer
@@ -89,12 +76,7 @@ local function remainder(bufnr, state)
   if not item then
     return nil
   end
-  local row, col = cursor()
-  local typed = typed_since_start(bufnr, item, row, col)
-  if typed == nil or item.text:sub(1, #typed) ~= typed or #typed >= #item.text then
-    return nil
-  end
-  return item.text:sub(#typed + 1)
+  return partial.rest(bufnr, item.text, { item.range[1], item.range[2] })
 end
 
 local function clear_mark(bufnr, state)
@@ -144,14 +126,11 @@ local function render(bufnr, state)
   end
   local row, col = cursor()
   -- A range that ends right of the cursor rewrites characters the editor auto-closed there
-  -- (docs/protocol.md): on one line, do not draw them twice.
-  local item = state.items[state.index]
-  local er, ec = item.range[3], item.range[4]
-  if er == row and ec > col and not rest:find("\n", 1, true) then
-    local replaced = vim.api.nvim_buf_get_text(bufnr, row, col, er, ec, {})[1] or ""
-    if replaced ~= "" and rest:sub(-#replaced) == replaced then
-      rest = rest:sub(1, #rest - #replaced)
-    end
+  -- (docs/protocol.md): do not draw them twice. They stay right of the cursor while the user
+  -- types or accepts part of the item.
+  local replaced = partial.replaced(bufnr, state.items[state.index].right)
+  if replaced ~= "" and not rest:find("\n", 1, true) and rest:sub(-#replaced) == replaced then
+    rest = rest:sub(1, #rest - #replaced)
   end
   local lines = vim.split(rest, "\n", { plain = true })
   local virt_lines = {}
@@ -286,55 +265,41 @@ function M.accept(bufnr)
     return false
   end
   local item = state.items[state.index]
-  local sr, sc, er, ec = unpack(item.range)
+  local sr, sc = item.range[1], item.range[2]
+  -- From the item's start through the cursor (the user may have typed into the suggestion) and
+  -- the auto-closed characters it replaces, still right of the cursor.
   local row, col = cursor()
-  -- The range ends at the cursor at least (the user may have typed into the suggestion).
-  if er < row or (er == row and ec < col) then
-    er, ec = row, col
-  end
+  local right = item.right or 0
   M.dismiss(bufnr)
   if item.snippet and vim.snippet then
-    vim.api.nvim_buf_set_text(bufnr, sr, sc, er, ec, { "" })
+    vim.api.nvim_buf_set_text(bufnr, sr, sc, row, col + right, { "" })
     vim.api.nvim_win_set_cursor(0, { sr + 1, sc })
     vim.snippet.expand(item.raw.insertText.value)
   else
-    local lines = vim.split(item.text, "\n", { plain = true })
-    vim.api.nvim_buf_set_text(bufnr, sr, sc, er, ec, lines)
-    local last = sr + #lines - 1
-    local last_col = (#lines == 1 and sc or 0) + #lines[#lines]
-    vim.api.nvim_win_set_cursor(0, { last + 1, last_col })
+    partial.replace(bufnr, sr, sc, row, col + right, item.text)
   end
   execute_accept_command(state, item)
   return true
 end
 
---- Inserts the next word (pattern "word") or line (pattern "line") of the suggestion; the rest
---- stays shown. Returns true if there was a suggestion.
+--- Inserts the next word ("word") or line ("line") of the suggestion; the rest stays shown (the
+--- typed-ahead path draws it). Returns true if there was a suggestion.
 function M.accept_part(bufnr, what)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local state = states[bufnr]
   if not M.visible(bufnr) then
     return false
   end
-  local rest = remainder(bufnr, state) or ""
-  local part
-  if what == "line" then
-    local nl = rest:find("\n", 1, true)
-    part = nl and rest:sub(1, nl) or rest
-  else
-    part = rest:match("^%s*[%w_]+") or rest:match("^%s*[^%w_%s]+") or rest:match("^%s+") or rest
-  end
-  if part == rest then
+  local item = state.items[state.index]
+  if item.snippet then
     return M.accept(bufnr)
   end
-  local row, col = cursor()
-  local lines = vim.split(part, "\n", { plain = true })
-  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
-  local last = row + #lines - 1
-  local last_col = (#lines == 1 and col or 0) + #lines[#lines]
-  vim.api.nvim_win_set_cursor(0, { last + 1, last_col })
-  -- TextChangedI follows and re-renders the remainder (typed-ahead path).
-  return true
+  local done = partial.accept_next(bufnr, item.text, { item.range[1], item.range[2] }, item.right, what)
+  if done == "whole" then
+    M.dismiss(bufnr)
+    execute_accept_command(state, item)
+  end
+  return done ~= nil
 end
 
 --- Shows the next (+1) or previous (-1) item; asks the server when nothing is shown.

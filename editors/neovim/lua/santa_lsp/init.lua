@@ -26,6 +26,7 @@ local SERVER_KEYS = {
   stopRepetition = "boolean",
   syntaxCheck = "boolean",
   tokenHealing = "boolean",
+  candidates = "number",
   -- server extensions (docs/protocol.md)
   cache = "boolean",
   prefixCacheMb = "number",
@@ -225,27 +226,61 @@ function M.get_client(bufnr)
   return clients[1]
 end
 
+--- Native inline completion (0.12): accepts the next word or line of the item shown, through
+--- get()'s on_accept; the request that follows the cursor's move is answered with the rest from
+--- the server's typed-ahead cache. Returns false when no item is shown.
+local function accept_part_native(bufnr, what)
+  local partial = require("santa_lsp.partial")
+  return vim.lsp.inline_completion.get({
+    bufnr = bufnr,
+    on_accept = function(item)
+      local text = type(item.insert_text) == "string" and item.insert_text or item.insert_text.value
+      local row, col = partial.cursor()
+      local start, right = { row, col }, 0
+      if item.range then
+        local s, e = item.range.start, item.range.end_
+        start = { s.row, s.col }
+        right = (e.row == row and e.col > col) and e.col - col or 0
+      end
+      local client = vim.lsp.get_client_by_id(item.client_id)
+      if partial.accept_next(bufnr, text, start, right, what) == "whole" and item.command and client then
+        client:exec_cmd(item.command, { bufnr = bufnr })
+      end
+    end,
+  })
+end
+
 local function set_keymaps_native(bufnr)
   local keys = M.config.keymaps or {}
   local ic = vim.lsp.inline_completion
   local function map(lhs, fn, desc)
     if lhs then
-      vim.keymap.set("i", lhs, fn, { buffer = bufnr, desc = desc })
+      vim.keymap.set("i", lhs, function()
+        if not fn() then -- nothing shown: the key keeps its own meaning
+          vim.api.nvim_feedkeys(vim.keycode(lhs), "n", false)
+        end
+      end, { buffer = bufnr, desc = "santa_lsp: " .. desc })
     end
   end
   map(keys.accept, function()
-    if not ic.get() then
-      vim.api.nvim_feedkeys(vim.keycode(keys.accept), "n", false)
-    end
-  end, "santa_lsp: accept inline completion")
+    return ic.get({ bufnr = bufnr })
+  end, "accept inline completion")
+  map(keys.accept_word, function()
+    return accept_part_native(bufnr, "word")
+  end, "accept the next word of the inline completion")
+  map(keys.accept_line, function()
+    return accept_part_native(bufnr, "line")
+  end, "accept the next line of the inline completion")
   local select = ic.select or ic.jump
   if select then
     map(keys.next, function()
-      select({ count = 1 })
-    end, "santa_lsp: next inline completion")
+      select({ bufnr = bufnr, count = 1 })
+      return true
+    end, "next inline completion")
     map(keys.prev, function()
-      select({ count = -1 })
-    end, "santa_lsp: previous inline completion")
+      select({ bufnr = bufnr, count = -1 })
+      return true
+    end, "previous inline completion")
   end
 end
 
