@@ -1,7 +1,8 @@
 """One completion request, from a cursor to a suggestion: typed-ahead cache, prompt, model, rules.
 
 Latest wins: a new request for a document cancels the generation still running for it, so
-the model never works on text the user has already typed past.
+the model never works on text the user has already typed past. The generation runs on the local
+runtime (worker.py) or on an inference server (remote.py); everything around it is the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from santa_lsp.documents import Document, strip_end
 from santa_lsp.model_host import ModelHost
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
+from santa_lsp.remote import RemoteError, RemoteJob, RemoteModel, RemoteRequest
 from santa_lsp.settings import Settings
 from santa_lsp.syntax import valid_part
 from santa_lsp.typed_ahead import Shown, TypedAhead
@@ -53,8 +55,8 @@ class Completer:
         self.worker = worker
         self.typed_ahead = TypedAhead()
         self.metrics = Metrics()
-        self._jobs: dict[str, Job] = {}
-        self._builder: tuple[model.Engine, PromptBuilder, list[str]] | None = None
+        self._jobs: dict[str, Job | RemoteJob] = {}
+        self._builder: tuple[model.Engine | RemoteModel, PromptBuilder, list[str]] | None = None
 
     def cancel(self, uri: str) -> None:
         job = self._jobs.pop(uri, None)
@@ -83,17 +85,21 @@ class Completer:
         ):
             self.metrics.typedAheadHits += 1
             return hit
-        engine = self.host.engine
-        if engine is None or not self.host.ready:
+        source = self.host.remote or self.host.engine
+        if source is None or not self.host.ready:
             return None
-        builder, markers = self._builder_for(engine)
-        max_new = max(1, min(settings.maxNewTokens, engine.context_length // 2))
+        builder, markers = self._builder_for(source)
+        max_new = max(1, min(settings.maxNewTokens, source.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
         prompt = builder.build(doc, cursor, max_new, others, cross)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
             return None
-        completion = await self._generate(doc.uri, engine, prompt, _config(settings, prompt, max_new))
+        config = _config(settings, prompt, max_new)
+        if isinstance(source, RemoteModel):
+            completion = await self._ask(doc.uri, source, _remote_request(prompt, config, settings))
+        else:
+            completion = await self._generate(doc.uri, source, prompt, config)
         if completion is None:
             return None
         suggestion = self._gate(
@@ -127,6 +133,29 @@ class Completer:
         if completion is None or completion.finish_reason == "cancelled":
             self.metrics.cancelled += 1
             return None
+        return self._count(completion)
+
+    async def _ask(self, uri: str, remote: RemoteModel, request: RemoteRequest) -> model.Completion | None:
+        """The inference server's completion; None when superseded or when the server failed
+        (the host reports that once, and the next answer clears it)."""
+        job = RemoteJob(asyncio.ensure_future(remote.complete(request)))
+        self._jobs[uri] = job
+        try:
+            completion = await job.wait()
+        except RemoteError as error:
+            log.debug("remote completion failed: %s", error)
+            self.host.remote_failed(error)
+            return None
+        finally:
+            if self._jobs.get(uri) is job:
+                del self._jobs[uri]
+        if completion is None:  # a newer request (or the client) cancelled it: the connection is closed
+            self.metrics.cancelled += 1
+            return None
+        self.host.remote_answered()
+        return self._count(completion)
+
+    def _count(self, completion: model.Completion) -> model.Completion:
         self.metrics.modelCalls += 1
         self.metrics.promptTokens += completion.prompt_tokens
         self.metrics.reusedTokens += completion.reused_tokens
@@ -165,10 +194,14 @@ class Completer:
             self.metrics.unsureDropped += 1
         return kept
 
-    def _builder_for(self, engine: model.Engine) -> tuple[PromptBuilder, list[str]]:
-        if self._builder is None or self._builder[0] is not engine:
-            builder = PromptBuilder(TokenCounter(engine.tokenizer.encode), engine.context_length)
-            self._builder = (engine, builder, special_markers(engine.tokenizer))
+    def _builder_for(self, source: model.Engine | RemoteModel) -> tuple[PromptBuilder, list[str]]:
+        if self._builder is None or self._builder[0] is not source:
+            if isinstance(source, RemoteModel):
+                count, markers = source.count_tokens, special_markers(source.tokenizer) if source.tokenizer else []
+            else:
+                tokenizer = source.tokenizer
+                count, markers = (lambda text: len(tokenizer.encode(text))), special_markers(tokenizer)
+            self._builder = (source, PromptBuilder(TokenCounter(count), source.context_length), markers)
         return self._builder[1], self._builder[2]
 
 
@@ -195,6 +228,23 @@ def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
         heal=settings.tokenHealing,
     )
     return _Config(gen, settings.fimMode)
+
+
+def _remote_request(prompt: Prompt, config: _Config, settings: Settings) -> RemoteRequest:
+    """What the server is asked: the local generation's limits, less what only the local runtime
+    does (token healing, the loop stop, the block-end rule: postprocess still cuts at the scope's end)."""
+    gen = config.gen
+    return RemoteRequest(
+        prefix=prompt.window,
+        suffix=prompt.suffix,
+        context=prompt.context,
+        fim_mode=config.fim_mode,
+        max_new_tokens=gen.max_new_tokens,
+        temperature=gen.temperature,
+        stop=tuple(gen.stop),
+        time_budget_ms=settings.timeBudgetMs,
+        cache_prompt=settings.cache,
+    )
 
 
 def special_markers(tokenizer: model.Tokenizer) -> list[str]:
