@@ -142,23 +142,36 @@ def convert_model(model_dir: Path) -> Path:
 
 
 class LlamaServer:
-    """llama-server on one GGUF, on a localhost port; stop() and start() again keep the port."""
+    """llama-server on one GGUF, on a localhost port; stop() and start() again keep the port.
+
+    The batch is half the context: llama-server's /infill takes the prefix and suffix from one
+    batch and fills what the batch and the output leave of the context with the extra chunks
+    (`n_ctx - n_batch - 2 * n_predict` tokens), so a batch as large as the context leaves none.
+
+    One thread by default: ggml's worker threads spin while they wait for each other, and on a
+    small machine busy with other work (CI's 2 cores) two of them made a 24-token answer take
+    from 0.2 to over 10 s; one thread took 0.04 to 0.07 s.
+    """
 
     HEALTH_TIMEOUT_S = 120
 
-    def __init__(self, gguf: Path, log_path: Path, *args: str, context: int = 512, threads: int = 2) -> None:
+    def __init__(
+        self, gguf: Path, log_path: Path, *args: str, context: int = 512, threads: int = 1, debug_slots: bool = False
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.command = [
             str(build_server()), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(self.port),
-            "-c", str(context), "-b", str(context), "--parallel", "1", "--threads", str(threads), *args,
+            "-c", str(context), "-b", str(context // 2), "--parallel", "1", "--threads", str(threads), *args,
         ]  # fmt: skip
+        # Slot debugging: /slots also shows each slot's last prompt and generated text.
+        self.env = {**os.environ, "LLAMA_SERVER_SLOTS_DEBUG": "1"} if debug_slots else None
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LlamaServer:
         with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + self.HEALTH_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -128,6 +128,11 @@ class RemoteModel:
             "input_extra": [{"filename": "", "text": request.context}] if request.context else [],
             "n_predict": request.max_new_tokens,
             "temperature": request.temperature,
+            # llama-server samples with top-k 40, top-p 0.95 and min-p 0.05 unless told otherwise;
+            # our runtime samples from the whole distribution.
+            "top_k": 0,
+            "top_p": 1.0,
+            "min_p": 0.0,
             "stop": list(request.stop),
             "cache_prompt": request.cache_prompt,
             "n_probs": 1,  # the chosen token's log-probability, for the confidence gate
