@@ -12,6 +12,7 @@ build it (no compiler or cmake) skips these tests and says why.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pytest_lsp import LanguageClient
 
 import model
 from bench.llama_cpp import BuildImpossible, LlamaServer, build_server, convert_model
+from santa_lsp import bench
 from tests.lsp_support import (
     STATUSES,
     insert,
@@ -211,3 +213,18 @@ def decodes(server: LlamaServer) -> int:
     """llama-server's count of decoding steps so far (its Prometheus /metrics)."""
     text = httpx2.get(server.url + "/metrics", timeout=10).text
     return int(float(next(line.split()[1] for line in text.splitlines() if line.startswith("llamacpp:n_decode_total"))))
+
+
+def test_the_latency_bench_types_a_session_against_llama_cpp(
+    llama: LlamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--model", str(model.DEFAULT_MODEL), "--keystrokes", "10", "--max-new-tokens", "4", "--follow", "0",
+            "--only", "remote", "--backend", "llama.cpp", "--backend-url", llama.url]  # fmt: skip
+    assert bench.main(argv) == 0
+    line = capsys.readouterr().out.strip()
+    assert re.match(r"llama\.cpp\s+requests\s+10\s+p50\s+[\d.]+ ms", line), line
+    calls = re.search(r"model calls\s+(\d+)", line)
+    assert calls and int(calls.group(1)) > 0, line
+    # llama-server's prompt cache (cache_prompt) served part of the prompts, as it reports them.
+    reused = re.search(r"prefix-KV reuse\s+([\d.]+)%", line)
+    assert reused and float(reused.group(1)) > 0, line
