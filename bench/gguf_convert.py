@@ -1,6 +1,9 @@
 """Run llama.cpp's own converter (convert_hf_to_gguf.py) on one of our checkpoints.
 
-    python bench/gguf_convert.py LLAMA_CPP_SOURCE MODEL_DIR OUT.gguf
+    python bench/gguf_convert.py LLAMA_CPP_SOURCE MODEL_DIR OUT.gguf [OUTTYPE]
+
+OUTTYPE is the converter's --outtype: f32 by default (what our fp32 runtime computes, for the
+tests), f16 or bf16 for a GPU server.
 
 The converter names a tokenizer's pre-tokenizer (the regex split before BPE) by hashing how
 the tokenizer encodes a fixed text, and refuses a hash it does not know: ours, trained by
@@ -21,6 +24,7 @@ PRE_TOKENIZER = "starcoder"
 
 def main() -> None:
     source, model_dir, out = (Path(arg) for arg in sys.argv[1:4])
+    outtype = sys.argv[4] if len(sys.argv) > 4 else "f32"
     sys.path[:0] = [str(source), str(source / "gguf-py")]
     import convert_hf_to_gguf
     from conversion.base import TextModel
@@ -34,7 +38,7 @@ def main() -> None:
             return PRE_TOKENIZER
 
     TextModel.get_vocab_base_pre = pre_tokenizer  # type: ignore[method-assign]
-    sys.argv = ["convert_hf_to_gguf.py", str(model_dir), "--outfile", str(out), "--outtype", "f32"]
+    sys.argv = ["convert_hf_to_gguf.py", str(model_dir), "--outfile", str(out), "--outtype", outtype]
     convert_hf_to_gguf.main()
 
 

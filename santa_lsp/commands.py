@@ -79,7 +79,11 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
     suggestion = await Completer(host, worker).complete(doc, Cursor(line, column), settings, [doc])
+    await host.close()
     worker.close()
+    if host.state.state == "error":  # an inference server that did not answer
+        print(f"santa-lsp: {host.state.message}", file=sys.stderr)
+        return None
     if suggestion is None:  # a valid answer, not an error: nothing worth showing here
         print("santa-lsp: no suggestion at this position", file=sys.stderr)
         return ""

@@ -53,9 +53,7 @@ class ModelHost:
         self._loads += 1
         ticket = self._loads
         self.engine = None
-        if self.remote is not None:
-            remote, self.remote = self.remote, None
-            await remote.close()
+        await self.close()
         if settings.backend != "local":
             await self._connect(settings, ticket)
             return
@@ -75,6 +73,11 @@ class ModelHost:
             where = f"{path}: context {engine.context_length} tokens"
             fim = "" if engine.tokenizer.has_fim else " (no FIM tokens: left-to-right completion only)"
             self._set(State("ready", where + fim))
+
+    async def close(self) -> None:
+        if self.remote is not None:
+            remote, self.remote = self.remote, None
+            await remote.close()
 
     async def _connect(self, settings: Settings, ticket: int) -> None:
         path = settings.model
