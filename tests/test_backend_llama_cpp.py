@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from bench.llama_cpp import BuildImpossible, LlamaServer, build_server, convert_
 from santa_lsp import bench
 from tests.lsp_support import (
     STATUSES,
+    init_params,
     insert,
     make_printable_model,
     metrics,
@@ -228,3 +231,27 @@ def test_the_latency_bench_types_a_session_against_llama_cpp(
     # llama-server's prompt cache (cache_prompt) served part of the prompts, as it reports them.
     reused = re.search(r"prefix-KV reuse\s+([\d.]+)%", line)
     assert reused and float(reused.group(1)) > 0, line
+
+
+@pytest.mark.asyncio
+async def test_without_the_models_tokenizer_llama_cpp_windows_by_characters(
+    client: LanguageClient, llama: LlamaServer
+) -> None:
+    await client.initialize_session(
+        init_params({"backend": "llama.cpp", "backendUrl": llama.url, "maxNewTokens": 24, **SAME})
+    )
+    ready = await wait_status(client)
+    assert ready["state"] == "ready" and "by characters" in ready["message"]
+    open_doc(client, CODE, URI)
+    assert (await inline_at(client, *CURSOR)).items  # the same prompt text reaches llama-server
+    assert slot(llama)["prompt"] == f"<fim-prefix>{CODE}<fim-suffix><fim-middle>"
+
+
+def test_santa_lsp_complete_asks_the_server(llama: LlamaServer, tmp_path: Path) -> None:
+    source = tmp_path / "main.py"
+    source.write_text(CODE)
+    command = [sys.executable, "-m", "santa_lsp.cli", "complete", "--backend", "llama.cpp", "--backend-url",
+               llama.url, "--model", str(model.DEFAULT_MODEL), "--fim-mode", "psm", f"{source}:2:11"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr  # a suggestion, or "no suggestion" (the model is unsure)
+    assert slot(llama)["prompt"].startswith(f"<fim-prefix>{CODE}")
