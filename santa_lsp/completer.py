@@ -142,6 +142,9 @@ class Completer:
         self._jobs[uri] = job
         try:
             completion = await job.wait()
+        except asyncio.CancelledError:  # $/cancelRequest, or the client went away: the request is aborted
+            self.metrics.cancelled += 1
+            raise
         except RemoteError as error:
             log.debug("remote completion failed: %s", error)
             self.host.remote_failed(error)
