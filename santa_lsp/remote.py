@@ -10,7 +10,9 @@ Two protocols, chosen by the `backend` setting:
 
 HTTP goes through httpx2 (httpx's successor, already installed as huggingface_hub's
 dependency): async, so a superseded request is aborted by cancelling its task, which closes the
-connection (llama-server then stops generating); and with timeouts.
+connection (llama-server then stops generating); and with timeouts. Answers are streamed
+(server-sent events), so that when the time budget runs out the text so far is kept and the
+connection closed, as the local runtime keeps what it generated within the budget.
 
 The prompt window is sized by the served model's tokenizer when `model` names it. Without one
 (llama.cpp only: the OpenAI protocol needs the FIM tokens), tokens are estimated as
@@ -112,12 +114,15 @@ class RemoteModel:
         """The server's completion; RemoteError when there is none. Cancelling the awaiting task
         closes the connection."""
         started = time.perf_counter()
+        budget_s = request.time_budget_ms / 1000 if request.time_budget_ms else None
         if self.protocol == "llama.cpp":
-            answer = await self._post("/infill", self._infill(request))
-            return _from_infill(answer, self.url + "/infill", request, time.perf_counter() - started)
+            url = self.url + "/infill"
+            events, cut = await self._stream(url, self._infill(request), budget_s)
+            return _from_infill(events, url, cut, request, time.perf_counter() - started)
+        url = self.url + "/v1/completions"
         body, trimmed = self._openai(request)
-        answer = await self._post("/v1/completions", body)
-        return _from_openai(answer, self.url + "/v1/completions", time.perf_counter() - started, trimmed)
+        events, cut = await self._stream(url, body, budget_s)
+        return _from_openai(events, url, cut, time.perf_counter() - started, trimmed)
 
     # --- requests --------------------------------------------------------------------------
 
@@ -136,7 +141,7 @@ class RemoteModel:
             "stop": list(request.stop),
             "cache_prompt": request.cache_prompt,
             "n_probs": 1,  # the chosen token's log-probability, for the confidence gate
-            "stream": False,
+            "stream": True,
         }
         if request.time_budget_ms:
             # llama-server stops at the first line end after this long (measured from its first token).
@@ -157,32 +162,55 @@ class RemoteModel:
             "temperature": request.temperature,
             "stop": list(request.stop)[:4] or None,  # OpenAI's limit; postprocess applies all of them
             "logprobs": 1,
-            "stream": False,
+            "stream": True,
         }
         if self.model_name:
             body["model"] = self.model_name
         return body, len(prefix) + len(suffix) - len(fitted_prefix) - len(fitted_suffix)
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = self.url + path
+    async def _stream(
+        self, url: str, body: dict[str, Any], budget_s: float | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The answer's events (a single one from a server that does not stream), and whether
+        the time budget cut them short. Errors, a timeout and bad bodies raise RemoteError."""
         key = os.environ.get(self.key_env, "") if self.key_env else ""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        events: list[dict[str, Any]] = []
+        deadline = None if budget_s is None else asyncio.get_running_loop().time() + budget_s
         try:
-            async with asyncio.timeout(self.timeout_s):
-                response = await self._client.post(url, json=body, headers=headers)
+            async with (
+                asyncio.timeout(self.timeout_s),
+                self._client.stream("POST", url, json=body, headers=headers) as response,
+            ):
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._error(f"{url} answered HTTP {response.status_code}: {_quote(response.text)}", key)
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    await response.aread()
+                    return [self._json(response.text, response.headers.get("content-type"), url, key)], False
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        async for line in response.aiter_lines():
+                            data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
+                            if data == "[DONE]":
+                                break
+                            if data:
+                                events.append(self._json(data, "an event", url, key))
+                except TimeoutError:
+                    return events, True  # leaving the block closes the connection
         except TimeoutError:
             raise self._error(f"{url}: no answer within {self.timeout_s:g} s (backendTimeoutMs)", key) from None
         except httpx2.HTTPError as exc:
             raise self._error(f"{url}: {type(exc).__name__}: {exc}", key) from None
-        if response.status_code >= 400:
-            raise self._error(f"{url} answered HTTP {response.status_code}: {_quote(response.text)}", key)
+        return events, False
+
+    def _json(self, text: str, kind: str | None, url: str, key: str) -> dict[str, Any]:
         try:
-            answer = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            kind = response.headers.get("content-type", "no content type")
-            raise self._error(f"{url} answered {kind}, not JSON: {_quote(response.text)}", key) from None
+            answer = json.loads(text)
+        except json.JSONDecodeError:
+            raise self._error(f"{url} answered {kind or 'no content type'}, not JSON: {_quote(text)}", key) from None
         if not isinstance(answer, dict):
-            raise self._error(f"{url} answered JSON that is not an object: {_quote(response.text)}", key)
+            raise self._error(f"{url} answered JSON that is not an object: {_quote(text)}", key)
         return answer
 
     @staticmethod
@@ -205,30 +233,37 @@ def _field(answer: dict[str, Any], key: str, kind: type | tuple[type, ...], wher
     return value
 
 
-def _from_infill(answer: dict[str, Any], url: str, request: RemoteRequest, elapsed: float) -> model.Completion:
-    text = _field(answer, "content", str, url)
-    timings = answer.get("timings") if isinstance(answer.get("timings"), dict) else {}
-    reason = {"eos": "eos", "word": "stop"}.get(answer.get("stop_type"), "length")
-    if reason == "length" and request.time_budget_ms and timings.get("predicted_ms", 0) >= request.time_budget_ms:
+def _from_infill(
+    events: list[dict[str, Any]], url: str, cut: bool, request: RemoteRequest, elapsed: float
+) -> model.Completion:
+    text = "".join(_field(event, "content", str, url) for event in events)
+    last = events[-1] if events else {}
+    timings = last.get("timings") if isinstance(last.get("timings"), dict) else {}
+    reason = {"eos": "eos", "word": "stop"}.get(last.get("stop_type"), "length")
+    # llama-server's own time limit (t_max_predict_ms) also ends with stop_type "limit".
+    limited = bool(request.time_budget_ms) and timings.get("predicted_ms", 0) >= request.time_budget_ms
+    if cut or (reason == "length" and limited):
         reason = "time"
-    probs = answer.get("completion_probabilities") or []
-    pieces = [(p.get("logprob"), bytes(p.get("bytes") or p.get("token", "").encode())) for p in probs]
-    return _completion(text, pieces, answer.get("tokens_evaluated"), timings.get("cache_n"), reason, elapsed, 0)
+    probs = [p for event in events for p in event.get("completion_probabilities") or [] if isinstance(p, dict)]
+    pieces = [(p.get("logprob"), bytes(p.get("bytes") or str(p.get("token", "")).encode())) for p in probs]
+    return _completion(text, pieces, last.get("tokens_evaluated"), timings.get("cache_n"), reason, elapsed, 0)
 
 
-def _from_openai(answer: dict[str, Any], url: str, elapsed: float, trimmed: int) -> model.Completion:
-    choices = _field(answer, "choices", list, url)
-    if not choices or not isinstance(choices[0], dict):
+def _from_openai(events: list[dict[str, Any]], url: str, cut: bool, elapsed: float, trimmed: int) -> model.Completion:
+    # A stream's last events may carry no choice, only the usage (vLLM).
+    choices = [choice for event in events for choice in _field(event, "choices", list, url)[:1]]
+    if not choices and not cut:
         raise RemoteError(f"{url}: the answer has no choice")
-    choice = choices[0]
-    text = _field(choice, "text", str, url)
-    reason = "length" if choice.get("finish_reason") == "length" else "stop"
-    usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+    if not all(isinstance(choice, dict) for choice in choices):
+        raise RemoteError(f"{url}: a choice is not an object")
+    text = "".join(_field(choice, "text", str, url) for choice in choices)
+    ends = [choice["finish_reason"] for choice in choices if choice.get("finish_reason")]
+    reason = "time" if cut else "length" if ends[-1:] == ["length"] else "stop"
+    usages = [event["usage"] for event in events if isinstance(event.get("usage"), dict)]
+    usage = usages[-1] if usages else {}
     details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
-    return _completion(
-        text, _openai_pieces(choice.get("logprobs")), usage.get("prompt_tokens"), details.get("cached_tokens"),
-        reason, elapsed, trimmed,
-    )  # fmt: skip
+    pieces = [piece for choice in choices for piece in _openai_pieces(choice.get("logprobs"))]
+    return _completion(text, pieces, usage.get("prompt_tokens"), details.get("cached_tokens"), reason, elapsed, trimmed)
 
 
 def _openai_pieces(logprobs: object) -> list[tuple[object, bytes]]:

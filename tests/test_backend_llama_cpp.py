@@ -179,6 +179,11 @@ async def test_a_server_that_goes_down_is_reported_once_and_used_again_when_back
 # --- cancellation ------------------------------------------------------------------------------
 
 
+# Decoding steps counted (--metrics); generation past the end-of-text token (--ignore-eos): the
+# random model ends within a few dozen tokens otherwise, so 1000 tokens take llama-server seconds.
+LONG_RUN = ("--metrics", "--ignore-eos")
+
+
 @pytest.fixture(scope="module")
 def long_gguf(tmp_path_factory: pytest.TempPathFactory, shipped_gguf: Path) -> tuple[Path, Path]:
     """A random model that never ends a generation early (tests/lsp_support.py) and is big enough
@@ -196,7 +201,7 @@ async def test_a_superseded_request_stops_the_generation_on_the_server(
     client: LanguageClient, long_gguf: tuple[Path, Path], tmp_path: Path
 ) -> None:
     checkpoint, gguf = long_gguf
-    with LlamaServer(gguf, tmp_path / "server.log", "--metrics", context=2048) as server:
+    with LlamaServer(gguf, tmp_path / "server.log", *LONG_RUN, context=2048) as server:
         await start(client, checkpoint, backend="llama.cpp", backendUrl=server.url, maxNewTokens=1000,
                     timeBudgetMs=0, crossFile=False)  # fmt: skip
         open_doc(client, "def f(x):\n    \n", URI)
@@ -210,6 +215,27 @@ async def test_a_superseded_request_stops_the_generation_on_the_server(
         # A generation run to its end would have taken 1000 decoding steps.
         assert decodes(server) < 1000, "the superseded generation ran on to its end"
         assert (await metrics(client))["cancelled"] == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", ["llama.cpp", "openai"])
+async def test_the_time_budget_ends_the_servers_generation_and_keeps_the_answer(
+    client: LanguageClient, long_gguf: tuple[Path, Path], tmp_path: Path, backend: str
+) -> None:
+    # /v1/completions has no time limit of its own: there only santa-lsp closing the stream at
+    # the budget stops the generation; /infill also gets it as t_max_predict_ms.
+    checkpoint, gguf = long_gguf
+    with LlamaServer(gguf, tmp_path / "server.log", *LONG_RUN, context=2048) as server:
+        await start(client, checkpoint, backend=backend, backendUrl=server.url, maxNewTokens=1000,
+                    timeBudgetMs=300, crossFile=False)  # fmt: skip
+        open_doc(client, "def f(x):\n    \n", URI)
+        await inline_at(client, 1, 4)
+        while slot(server)["is_processing"]:
+            await asyncio.sleep(0.05)
+        assert decodes(server) < 1000, "the generation ran on past the time budget"
+        counted = await metrics(client)
+        assert counted["modelCalls"] == 1 and counted["cancelled"] == 0  # an answer, cut by time: no error
+        assert STATUSES[client].empty()
 
 
 def decodes(server: LlamaServer) -> int:
