@@ -245,7 +245,7 @@ def _from_infill(
     if cut or (reason == "length" and limited):
         reason = "time"
     probs = [p for event in events for p in event.get("completion_probabilities") or [] if isinstance(p, dict)]
-    pieces = [(p.get("logprob"), bytes(p.get("bytes") or str(p.get("token", "")).encode())) for p in probs]
+    pieces = [_piece(p) for p in probs]
     return _completion(text, pieces, last.get("tokens_evaluated"), timings.get("cache_n"), reason, elapsed, 0)
 
 
@@ -276,8 +276,13 @@ def _openai_pieces(logprobs: object) -> list[tuple[object, bytes]]:
         return [(logprob, str(token).encode()) for logprob, token in pairs]
     content = logprobs.get("content")
     if isinstance(content, list):
-        return [(p.get("logprob"), bytes(p.get("bytes") or str(p.get("token", "")).encode())) for p in content]
+        return [_piece(p) for p in content if isinstance(p, dict)]
     return []
+
+
+def _piece(prob: dict[str, Any]) -> tuple[object, bytes]:
+    """llama.cpp's token object: its log-probability and bytes (a token may hold part of a character)."""
+    return prob.get("logprob"), bytes(prob.get("bytes") or str(prob.get("token", "")).encode())
 
 
 def _completion(
