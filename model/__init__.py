@@ -40,6 +40,7 @@ __all__ = [
     "default_model",
     "load",
     "load_network",
+    "load_tokenizer_only",
 ]
 
 # The small model trained by train/ and shipped inside the package (see its MODEL_CARD.md).
@@ -101,6 +102,13 @@ def load_network(path: str | os.PathLike[str], *, revision: str | None = None) -
     tensors = to_bigcode_layout(read_state_dict(directory), config)
     check_against_config(tensors, config, directory)
     return build(config, tensors), tokenizer
+
+
+def load_tokenizer_only(path: str | os.PathLike[str], *, revision: str | None = None) -> tuple[Tokenizer, int]:
+    """A checkpoint's tokenizer and context length, without its weights: what a client of an
+    inference server that runs this model needs to size and lay out prompts. Raises LoadError."""
+    directory = resolve_model_dir(path, revision, weights=False)
+    return load_tokenizer(directory), load_config(directory / "config.json").n_positions
 
 
 def default_model() -> Path | None:

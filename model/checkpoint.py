@@ -24,6 +24,7 @@ from model.errors import LoadError
 
 TOKENIZER_FILES = ("tokenizer.json", "special_tokens_map.json", "tokenizer_config.json")
 _WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.bin"]
+_TOKENIZER_PATTERNS = ["*.json"]  # config.json and the tokenizer's files: no weights
 # Buffers the original SantaCoder code (and old transformers versions) saved with the weights.
 _IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 _IGNORED_KEYS = {"transformer.bias", "transformer.masked_bias"}
@@ -34,8 +35,11 @@ _WEIGHTS_ONLY_REFUSAL = "Weights only load failed"
 _REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
-def resolve_model_dir(name_or_path: str | os.PathLike[str], revision: str | None = None) -> Path:
-    """A local directory as is; otherwise a Hugging Face Hub id, through huggingface_hub.
+def resolve_model_dir(
+    name_or_path: str | os.PathLike[str], revision: str | None = None, *, weights: bool = True
+) -> Path:
+    """A local directory as is; otherwise a Hugging Face Hub id, through huggingface_hub
+    (without the weights files when `weights` is False).
 
     huggingface_hub honours `HF_HUB_OFFLINE` (only the local cache is read) and `HF_HOME` /
     `HF_HUB_CACHE`, so an offline machine with a populated cache needs nothing else.
@@ -49,8 +53,9 @@ def resolve_model_dir(name_or_path: str | os.PathLike[str], revision: str | None
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
+    patterns = _WEIGHT_PATTERNS if weights else _TOKENIZER_PATTERNS
     try:
-        return Path(snapshot_download(text, revision=revision, allow_patterns=_WEIGHT_PATTERNS))
+        return Path(snapshot_download(text, revision=revision, allow_patterns=patterns))
     except LocalEntryNotFoundError:
         raise LoadError(
             f"{text}: not a local directory and not in the Hugging Face cache "

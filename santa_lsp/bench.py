@@ -4,7 +4,9 @@ The file is opened with a run of its lines missing, then those lines are typed b
 character at a time, a keystroke every 50-100 ms: each keystroke sends `didChange` and an
 `inlineCompletion` request without waiting for the previous answer, as an editor does. The same
 session runs twice, with the caches on and off, and prints request latency, the typed-ahead hit
-rate and the share of prompt tokens served from the prefix KV cache.
+rate and the share of prompt tokens served from the prefix KV cache. With `--backend` and
+`--backend-url`, a third run (caches on) types the same session against that inference server
+serving the same model (docs/backends.md): the local and remote figures come from one run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from santa_lsp.settings import DTYPES
+from santa_lsp.settings import BACKENDS, DTYPES
 
 URI = "file:///bench/session.py"
 
@@ -85,9 +87,11 @@ def server_command(model: str, dtype: str, *extra: str, program: Sequence[str] |
     return [*program, "--model", model, "--dtype", dtype, "--log-level", "WARNING", *extra]
 
 
-async def run_session(args: argparse.Namespace, cache: bool) -> Session:
+async def run_session(args: argparse.Namespace, cache: bool, backend: str = "local") -> Session:
     command = server_command(args.model, args.dtype, *([] if cache else ["--no-cache"]))
     options = {"maxNewTokens": args.max_new_tokens, "timeBudgetMs": args.time_budget_ms, "cache": cache}
+    if backend != "local":  # `--model` then names the served model: its tokenizer sizes the prompts
+        options |= {"backend": backend, "backendUrl": args.backend_url}
     client = await start_server(command, options)
     session = await type_file(client, args)
     session.metrics = await stop_server(client)
@@ -182,9 +186,17 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--time-budget-ms", type=int, default=1500)
     parser.add_argument("--follow", type=float, default=0.5, help="chance to type along a shown suggestion")
     parser.add_argument("--seed", type=int, default=0, help="for the keystroke intervals")
-    parser.add_argument("--only", choices=("cache", "nocache"), help="run one session only")
+    parser.add_argument("--backend", choices=[b for b in BACKENDS if b != "local"], help="also run on this server")
+    parser.add_argument("--backend-url", help="the inference server serving --model (with --backend)")
+    parser.add_argument("--only", choices=("cache", "nocache", "remote"), help="run one session only")
     args = parser.parse_args(argv)
-    for name, cache in (("cache", True), ("nocache", False)):
+    if bool(args.backend) != bool(args.backend_url):
+        parser.error("--backend and --backend-url go together")
+    runs = [("cache", True, "local"), ("nocache", False, "local")]
+    if args.backend:
+        runs.append(("remote", True, args.backend))
+    for name, cache, backend in runs:
         if args.only in (None, name):
-            print(report(name, asyncio.run(run_session(args, cache))), flush=True)
+            label = args.backend if name == "remote" else name
+            print(report(label, asyncio.run(run_session(args, cache, backend))), flush=True)
     return 0

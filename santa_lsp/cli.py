@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from santa_lsp.settings import DTYPES, FIM_MODES, Settings
+from santa_lsp.settings import BACKENDS, DTYPES, FIM_MODES, Settings
 
 COMMANDS = ("complete", "stats", "bench")
 
@@ -20,6 +20,12 @@ def model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-budget-ms", type=int, default=Settings.timeBudgetMs, help="0: none")
     parser.add_argument("--fim-mode", choices=FIM_MODES, default=Settings.fimMode)
     parser.add_argument("--no-cache", action="store_true", help="disable the typed-ahead and prefix-KV caches")
+    backend = parser.add_argument_group("inference server (docs/backends.md)")
+    backend.add_argument("--backend", choices=BACKENDS, default=Settings.backend, help="default local: this process")
+    backend.add_argument("--backend-url", default=Settings.backendUrl, help=f"default {Settings.backendUrl}")
+    backend.add_argument("--backend-model", help="the model name sent to an OpenAI-compatible server")
+    backend.add_argument("--backend-api-key-env", help="NAME of the environment variable that holds the API key")
+    backend.add_argument("--backend-timeout-ms", type=int, default=Settings.backendTimeoutMs, help="per HTTP request")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (stderr)")
 
 
@@ -32,6 +38,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
         timeBudgetMs=args.time_budget_ms,
         fimMode=args.fim_mode,
         cache=not args.no_cache,
+        backend=args.backend,
+        backendUrl=args.backend_url,
+        backendModel=args.backend_model,
+        backendApiKeyEnv=args.backend_api_key_env,
+        backendTimeoutMs=args.backend_timeout_ms,
     )
 
 
@@ -62,8 +73,9 @@ def serve(argv: Sequence[str]) -> int:
 def setup_logging(level: str) -> None:
     # stdout carries the protocol: every log line goes to stderr.
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="santa-lsp %(levelname)s %(name)s: %(message)s")
-    if level.upper() != "DEBUG":  # pygls logs every message it sends at INFO
-        logging.getLogger("pygls").setLevel(logging.WARNING)
+    if level.upper() != "DEBUG":  # pygls logs every message it sends at INFO, httpx2 every request
+        for name in ("pygls", "httpx2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

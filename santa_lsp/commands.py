@@ -89,7 +89,11 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
     entry = OpenDocument(doc)
     suggestions = await Completer(host, worker).complete(entry, Cursor(line, column), settings, [entry])
+    await host.close()
     worker.close()
+    if host.state.state == "error":  # an inference server that did not answer
+        print(f"santa-lsp: {host.state.message}", file=sys.stderr)
+        return None
     if not suggestions:  # a valid answer, not an error: nothing worth showing here
         print("santa-lsp: no suggestion at this position", file=sys.stderr)
         return ""

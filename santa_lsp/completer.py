@@ -1,9 +1,10 @@
 """One completion request, from a cursor to a suggestion: typed-ahead cache, prompt, model, rules.
 
 Latest wins: a new request for a document cancels the generation still running for it, so
-the model never works on text the user has already typed past. What a request leaves behind for the
-next one (the running job, the suggestions shown, the prompt window) is kept in the document's
-record (santa_lsp/workspace.py), not here.
+the model never works on text the user has already typed past. The generation runs on the local
+runtime (worker.py) or on an inference server (remote.py); everything around it is the same. What a
+request leaves behind for the next one (the running job, local or remote, the suggestions shown, the
+prompt window) is kept in the document's record (santa_lsp/workspace.py), not here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from santa_lsp.documents import strip_end
 from santa_lsp.model_host import ModelHost
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
+from santa_lsp.remote import RemoteError, RemoteJob, RemoteModel, RemoteRequest
 from santa_lsp.settings import Settings
 from santa_lsp.syntax import valid_part
 from santa_lsp.typed_ahead import Shown
@@ -58,7 +60,7 @@ class Completer:
         self.host = host
         self.worker = worker
         self.metrics = Metrics()
-        self._builder: tuple[model.Engine, PromptBuilder, list[str]] | None = None
+        self._builder: tuple[model.Engine | RemoteModel, PromptBuilder, list[str]] | None = None
 
     async def complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
@@ -74,23 +76,31 @@ class Completer:
         ):
             self.metrics.typedAheadHits += 1
             return hits[: settings.candidates]
-        engine = self.host.engine
-        if engine is None or not self.host.ready:
+        source = self._source()
+        if source is None or not self.host.ready:
             return []
-        builder, markers = self._builder_for(engine)
-        max_new = max(1, min(settings.maxNewTokens, engine.context_length // 2))
+        builder, markers = self._builder_for(source)
+        max_new = max(1, min(settings.maxNewTokens, source.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
         prompt = builder.build(entry, cursor, max_new, others, cross)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
             return []
-        completions = await self._generate(entry, engine, prompt, _config(settings, prompt, max_new))
+        config = _config(settings, prompt, max_new)
+        if isinstance(source, RemoteModel):  # one candidate: the servers' FIM endpoints give one
+            completions = await self._ask(entry, source, _remote_request(prompt, config, settings))
+        else:
+            completions = await self._generate(entry, source, prompt, config)
         kept = self._worth_showing(completions, prompt, markers, doc.language_id, settings)
-        if kept and self.host.engine is engine:  # not a model replaced meanwhile
+        if kept and self._source() is source:  # not a model (or server) replaced meanwhile
             entry.shown = [
                 Shown(cursor.line, left, right, s, tuple(c.token_logprobs), tuple(c.token_ends)) for s, c in kept
             ]
         return [suggestion for suggestion, _ in kept]
+
+    def _source(self) -> model.Engine | RemoteModel | None:
+        """Where completions come from now: the inference server, or else the local model."""
+        return self.host.remote or self.host.engine
 
     def _worth_showing(
         self, completions: list[model.Completion], prompt: Prompt, markers: list[str], language_id: str,
@@ -132,6 +142,32 @@ class Completer:
         if not completions or completions[0].finish_reason == "cancelled":  # rows stop together
             self.metrics.cancelled += 1
             return []
+        return self._count(completions)
+
+    async def _ask(self, entry: OpenDocument, remote: RemoteModel, request: RemoteRequest) -> list[model.Completion]:
+        """The inference server's completion, as the only candidate; [] when superseded or when
+        the server failed (the host reports that once, and the next answer clears it)."""
+        job = RemoteJob(asyncio.ensure_future(remote.complete(request)))
+        entry.job = job
+        try:
+            completion = await job.wait()
+        except asyncio.CancelledError:  # $/cancelRequest, or the client went away: the request is aborted
+            self.metrics.cancelled += 1
+            raise
+        except RemoteError as error:
+            log.debug("remote completion failed: %s", error)
+            self.host.remote_failed(error)
+            return []
+        finally:
+            if entry.job is job:
+                entry.job = None
+        if completion is None:  # a newer request (or the client) cancelled it: the connection is closed
+            self.metrics.cancelled += 1
+            return []
+        self.host.remote_answered()
+        return self._count([completion])
+
+    def _count(self, completions: list[model.Completion]) -> list[model.Completion]:
         first = completions[0]  # the prompt and the timing are the batch's
         self.metrics.modelCalls += 1
         self.metrics.promptTokens += first.prompt_tokens
@@ -172,10 +208,14 @@ class Completer:
             self.metrics.unsureDropped += 1
         return kept
 
-    def _builder_for(self, engine: model.Engine) -> tuple[PromptBuilder, list[str]]:
-        if self._builder is None or self._builder[0] is not engine:
-            builder = PromptBuilder(TokenCounter(engine.tokenizer.encode), engine.context_length)
-            self._builder = (engine, builder, special_markers(engine.tokenizer))
+    def _builder_for(self, source: model.Engine | RemoteModel) -> tuple[PromptBuilder, list[str]]:
+        if self._builder is None or self._builder[0] is not source:
+            if isinstance(source, RemoteModel):
+                count, markers = source.count_tokens, special_markers(source.tokenizer) if source.tokenizer else []
+            else:
+                tokenizer = source.tokenizer
+                count, markers = (lambda text: len(tokenizer.encode(text))), special_markers(tokenizer)
+            self._builder = (source, PromptBuilder(TokenCounter(count), source.context_length), markers)
         return self._builder[1], self._builder[2]
 
 
@@ -203,6 +243,23 @@ def _config(settings: Settings, prompt: Prompt, max_new: int) -> _Config:
         candidates=settings.candidates,
     )
     return _Config(gen, settings.fimMode)
+
+
+def _remote_request(prompt: Prompt, config: _Config, settings: Settings) -> RemoteRequest:
+    """What the server is asked: the local generation's limits, less what only the local runtime
+    does (token healing, the loop stop, the block-end rule: postprocess still cuts at the scope's end)."""
+    gen = config.gen
+    return RemoteRequest(
+        prefix=prompt.window,
+        suffix=prompt.suffix,
+        context=prompt.context,
+        fim_mode=config.fim_mode,
+        max_new_tokens=gen.max_new_tokens,
+        temperature=gen.temperature,
+        stop=tuple(gen.stop),
+        time_budget_ms=settings.timeBudgetMs,
+        cache_prompt=settings.cache,
+    )
 
 
 def special_markers(tokenizer: model.Tokenizer) -> list[str]:

@@ -2,6 +2,10 @@
 
 Requests that come while the model loads (or after it failed) get empty results; the state
 changes are reported through `on_state` so the server can tell the client.
+
+With a remote backend (santa_lsp/remote.py) there is no network to load, only the served
+model's tokenizer; a server that stops answering turns the state to "error" once, and its next
+answer turns it back to "ready": requests keep going to it meanwhile, so it recovers by itself.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import model
+from santa_lsp.remote import DEFAULT_CONTEXT, RemoteError, RemoteModel
 from santa_lsp.settings import Settings
 from santa_lsp.worker import Worker
 
@@ -37,16 +42,21 @@ class ModelHost:
         self._log_errors = log_errors
         self._loads = 0  # only the latest load's outcome counts
         self.engine: model.Engine | None = None
+        self.remote: RemoteModel | None = None
         self.state = State("loading", "")
 
     @property
     def ready(self) -> bool:
-        return self.engine is not None and self.state.state == "ready"
+        return self.remote is not None or (self.engine is not None and self.state.state == "ready")
 
     async def load(self, settings: Settings) -> None:
         self._loads += 1
         ticket = self._loads
         self.engine = None
+        await self.close()
+        if settings.backend != "local":
+            await self._connect(settings, ticket)
+            return
         path = settings.model or model.default_model()
         if not path:
             self._set(State("error", NO_MODEL))
@@ -63,6 +73,39 @@ class ModelHost:
             where = f"{path}: context {engine.context_length} tokens"
             fim = "" if engine.tokenizer.has_fim else " (no FIM tokens: left-to-right completion only)"
             self._set(State("ready", where + fim))
+
+    async def close(self) -> None:
+        if self.remote is not None:
+            remote, self.remote = self.remote, None
+            await remote.close()
+
+    async def _connect(self, settings: Settings, ticket: int) -> None:
+        path = settings.model
+        if path:
+            self._set(State("loading", f"reading the tokenizer of {path}"))
+        try:
+            tokenizer, context = (
+                await self._worker.run(lambda: model.load_tokenizer_only(path)) if path else (None, DEFAULT_CONTEXT)
+            )
+            remote = RemoteModel(settings, tokenizer, context)
+        except (model.LoadError, RemoteError) as exc:
+            if ticket == self._loads:
+                self._set(State("error", f"cannot use the {settings.backend} backend: {exc}"))
+            return
+        if ticket != self._loads:
+            await remote.close()
+            return
+        self.remote = remote
+        self._set(State("ready", remote.describe()))
+
+    def remote_failed(self, error: RemoteError) -> None:
+        """The server gave no completion: said once, until it answers again."""
+        if self.state.state != "error":
+            self._set(State("error", f"{error} (completions resume when the server answers)"))
+
+    def remote_answered(self) -> None:
+        if self.remote is not None and self.state.state == "error":
+            self._set(State("ready", f"answering again: {self.remote.describe()}"))
 
     def _set(self, state: State) -> None:
         self.state = state

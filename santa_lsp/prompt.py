@@ -24,12 +24,18 @@ MARGIN = 8
 
 @dataclass(frozen=True)
 class Prompt:
-    prefix: str
+    prefix: str  # the cross-file context, then the prefix window
     suffix: str
     situation: Situation
     prefix_tokens: int
     suffix_tokens: int
     context_tokens: int
+    context: str = ""  # the cross-file context alone (llama.cpp takes it apart: santa_lsp/remote.py)
+
+    @property
+    def window(self) -> str:
+        """The prefix window alone."""
+        return self.prefix[len(self.context) :]
 
 
 class PromptBuilder:
@@ -72,6 +78,7 @@ class PromptBuilder:
             prefix_tokens,
             suffix_tokens,
             window.context_tokens,
+            window.context,
         )
 
     def _context(

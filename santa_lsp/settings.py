@@ -35,6 +35,7 @@ class Bounds:
 
 Dtype = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 FimMode = Literal["spm", "psm"]
+Backend = Literal["local", "llama.cpp", "openai"]
 Count = Annotated[int, Bounds()]  # tokens, milliseconds, megabytes
 Number = Annotated[float, Bounds()]
 Probability = Annotated[float, Bounds(0, 1)]
@@ -43,8 +44,12 @@ Probability = Annotated[float, Bounds(0, 1)]
 CandidateCount = Annotated[int, Bounds(1, 8)]
 DTYPES: tuple[str, ...] = get_args(Dtype)
 FIM_MODES: tuple[str, ...] = get_args(FimMode)
-# Changing one of these means loading another model.
-MODEL_KEYS = frozenset({"model", "device", "dtype", "prefixCacheMb"})
+BACKENDS: tuple[str, ...] = get_args(Backend)
+# Changing one of these means loading another model (or connecting to another server).
+MODEL_KEYS = frozenset(
+    {"model", "device", "dtype", "prefixCacheMb", "backend", "backendUrl", "backendModel", "backendApiKeyEnv",
+     "backendTimeoutMs"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,14 @@ class Settings:
     """The protocol's settings under their protocol names (docs/protocol.md, "Settings")."""
 
     model: str | None = None  # a directory or a Hub id; None: the shipped model
+    # Where completions come from: this process (`local`), or an inference server over HTTP
+    # (santa_lsp/remote.py, docs/backends.md). For a server, `model` names the model it serves:
+    # only its tokenizer and context length are read, to size and lay out the prompts.
+    backend: Backend = "local"
+    backendUrl: str = "http://127.0.0.1:8080"
+    backendModel: str | None = None  # the `model` field of OpenAI requests (vLLM and Ollama need it)
+    backendApiKeyEnv: str | None = None  # the NAME of an environment variable holding the API key
+    backendTimeoutMs: Count = 10000  # one HTTP request, from connect to the last byte
     device: str = "auto"  # auto, cpu, cuda or cuda:N
     dtype: Dtype = "auto"
     maxNewTokens: Count = 64

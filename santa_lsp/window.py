@@ -25,14 +25,14 @@ class TokenCounter:
     line's indentation), so the sum is a safe bound for the text's real length.
     """
 
-    def __init__(self, encode: Callable[[str], list[int]]) -> None:
-        self._encode = encode
+    def __init__(self, measure: Callable[[str], int]) -> None:
+        self._measure = measure  # a text's length in tokens
         self._counts: OrderedDict[str, int] = OrderedDict()
 
     def __call__(self, text: str) -> int:
         count = self._counts.get(text)
         if count is None:
-            count = len(self._encode(text))
+            count = self._measure(text)
             self._counts[text] = count
             if len(self._counts) > _COUNT_CACHE_LINES:
                 self._counts.popitem(last=False)
@@ -40,12 +40,12 @@ class TokenCounter:
 
     def fit_tail(self, text: str, budget: int) -> str:
         """The longest end of one long line that fits `budget` (minified code, data files)."""
-        while text and len(self._encode(text)) > budget:
+        while text and self._measure(text) > budget:
             text = text[len(text) // 4 + 1 :]
         return text
 
     def fit_head(self, text: str, budget: int) -> str:
-        while text and len(self._encode(text)) > budget:
+        while text and self._measure(text) > budget:
             text = text[: len(text) * 3 // 4]
         return text
 

@@ -1,6 +1,7 @@
 """The open documents, and everything the server keeps for each of them, in one place.
 
-A document's record holds its text and what follows from it: the generation running for it, the
+A document's record holds its text and what follows from it: the generation running for it (on the
+local runtime or an inference server), the
 suggestions last shown (the typed-ahead cache), where its prompt window starts with the cross-file
 context chosen then, and its own chunks for the prompts of other documents. `didClose` drops the
 record; a new model resets all of it but the text (the window and the context were counted in the
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from santa_lsp import crossfile
 from santa_lsp.documents import Document
+from santa_lsp.remote import RemoteJob
 from santa_lsp.typed_ahead import Shown
 from santa_lsp.worker import Job
 
@@ -32,7 +34,7 @@ class PromptWindow:
 @dataclass
 class OpenDocument:
     doc: Document
-    job: Job | None = None  # the generation running for it: latest wins
+    job: Job | RemoteJob | None = None  # the generation running for it, local or remote: latest wins
     shown: list[Shown] = field(default_factory=list)  # the candidates last shown, best first
     window: PromptWindow = field(default_factory=PromptWindow)
     _chunks: tuple[int, list[crossfile.Chunk]] | None = None  # at a version of the text

@@ -33,7 +33,7 @@ def test_budget_leaves_room_for_the_fim_tokens_and_the_output() -> None:
     assert fim.FIM_TOKENS == 3
     assert fim.prompt_budget(512, 64) == 512 - 64 - 3
     assert fim.suffix_budget(400) == 100  # prefix:suffix = 3:1
-    builder = PromptBuilder(TokenCounter(str.split), 512)
+    builder = PromptBuilder(TokenCounter(lambda text: len(text.split())), 512)
     assert builder.budget(64) == fim.prompt_budget(512, 64) - MARGIN
 
 
@@ -119,7 +119,7 @@ def test_server_prompts_are_never_trimmed_by_the_engine(
     keystrokes: list[str],
 ) -> None:
     # Built as the completer builds it (santa_lsp/completer.py), max_new capped at half the context.
-    builder = PromptBuilder(TokenCounter(engine.tokenizer.encode), engine.context_length)
+    builder = PromptBuilder(TokenCounter(lambda text: len(engine.tokenizer.encode(text))), engine.context_length)
     max_new = min(max_new, engine.context_length // 2)
     entry = OpenDocument(Document.from_text("file:///a.py", "python", 1, text, "utf-16"))
     doc, others = entry.doc, [entry]

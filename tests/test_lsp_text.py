@@ -50,7 +50,7 @@ def test_incremental_edits_touch_only_their_lines() -> None:
 
 def test_prefix_window_start_stays_put_while_typing_then_slides_with_slack() -> None:
     lines = [f"line number {i}\n" for i in range(100)]
-    count = TokenCounter(words)
+    count = TokenCounter(lambda text: len(words(text)))
     cursor = Cursor(99, 0)
     _, used, anchor = prefix_window(lines, cursor, 60, None, count)
     assert used <= 60 * 3 // 4  # room left for the lines still to come
@@ -64,7 +64,7 @@ def test_prefix_window_start_stays_put_while_typing_then_slides_with_slack() -> 
 
 
 def test_prompt_is_cache_stable_and_starts_with_cross_file_context() -> None:
-    builder = PromptBuilder(TokenCounter(words), context_length=200)
+    builder = PromptBuilder(TokenCounter(lambda text: len(words(text))), context_length=200)
     other = OpenDocument(
         Document.from_text("file:///b.py", "python", 1, "def helper_total(items):\n    return 0\n", "utf-16")
     )

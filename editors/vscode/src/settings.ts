@@ -4,6 +4,11 @@
 /** The server's settings object, as sent in initializationOptions and didChangeConfiguration. */
 export interface ServerSettings {
   model?: string;
+  backend: string;
+  backendUrl: string;
+  backendModel: string;
+  backendApiKeyEnv: string;
+  backendTimeoutMs: number;
   device: string;
   dtype: string;
   maxNewTokens: number;
@@ -36,6 +41,11 @@ export interface LaunchSettings {
 export type Getter = (key: string) => unknown;
 
 export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
+  backend: "local",
+  backendUrl: "http://127.0.0.1:8080",
+  backendModel: "",
+  backendApiKeyEnv: "",
+  backendTimeoutMs: 10000,
   device: "auto",
   dtype: "auto",
   maxNewTokens: 64,
@@ -62,6 +72,7 @@ export const MAX_CANDIDATES = 8;
 export const DEVICE_RE = /^(auto|cpu|cuda|cuda:\d+)$/;
 export const DTYPES = ["auto", "fp32", "bf16", "fp16", "int8"] as const;
 export const FIM_MODES = ["spm", "psm"] as const;
+export const BACKENDS = ["local", "llama.cpp", "openai"] as const;
 
 function str(value: unknown, fallback: string, allowed?: (v: string) => boolean): string {
   if (typeof value !== "string") return fallback;
@@ -121,6 +132,11 @@ export function languageEnabled(enable: unknown, languageId: string): boolean {
 /** The server's options from the extension's settings; invalid values fall back to defaults. */
 export function toServerSettings(get: Getter, home?: string): ServerSettings {
   const out: ServerSettings = {
+    backend: str(get("backend"), DEFAULTS.backend, (v) => (BACKENDS as readonly string[]).includes(v)),
+    backendUrl: str(get("backendUrl"), DEFAULTS.backendUrl),
+    backendModel: str(get("backendModel"), DEFAULTS.backendModel),
+    backendApiKeyEnv: str(get("backendApiKeyEnv"), DEFAULTS.backendApiKeyEnv),
+    backendTimeoutMs: int(get("backendTimeoutMs"), DEFAULTS.backendTimeoutMs, 0),
     device: str(get("device"), DEFAULTS.device, (v) => DEVICE_RE.test(v)),
     dtype: str(get("dtype"), DEFAULTS.dtype, (v) => (DTYPES as readonly string[]).includes(v)),
     maxNewTokens: int(get("maxNewTokens"), DEFAULTS.maxNewTokens, 1),

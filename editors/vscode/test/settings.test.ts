@@ -35,6 +35,11 @@ describe("toServerSettings", () => {
     const s = toServerSettings(
       getter({
         model: "  bigcode/gpt_bigcode-santacoder ",
+        backend: "openai",
+        backendUrl: "http://gpu-box:8000",
+        backendModel: "bigcode/santacoder",
+        backendApiKeyEnv: "SANTA_API_KEY",
+        backendTimeoutMs: 3000,
         device: "cuda:1",
         dtype: "int8",
         maxNewTokens: 32,
@@ -58,6 +63,11 @@ describe("toServerSettings", () => {
     );
     assert.deepEqual(s, {
       model: "bigcode/gpt_bigcode-santacoder",
+      backend: "openai",
+      backendUrl: "http://gpu-box:8000",
+      backendModel: "bigcode/santacoder",
+      backendApiKeyEnv: "SANTA_API_KEY",
+      backendTimeoutMs: 3000,
       device: "cuda:1",
       dtype: "int8",
       maxNewTokens: 32,
@@ -84,6 +94,8 @@ describe("toServerSettings", () => {
     const s = toServerSettings(
       getter({
         device: "tpu",
+        backend: "grpc",
+        backendTimeoutMs: -5,
         dtype: "fp8",
         maxNewTokens: -3,
         timeBudgetMs: "fast",
@@ -103,6 +115,8 @@ describe("toServerSettings", () => {
       }),
     );
     assert.equal(s.device, "auto");
+    assert.equal(s.backend, "local");
+    assert.equal(s.backendTimeoutMs, 0);
     assert.equal(s.dtype, "auto");
     assert.equal(s.maxNewTokens, 1);
     assert.equal(s.timeBudgetMs, 1500);

@@ -10,6 +10,11 @@ M.name = "santa_lsp"
 --- plugin option (below) or unknown (warned about).
 local SERVER_KEYS = {
   model = "string",
+  backend = "string",
+  backendUrl = "string",
+  backendModel = "string",
+  backendApiKeyEnv = "string",
+  backendTimeoutMs = "number",
   device = "string",
   dtype = "string",
   maxNewTokens = "number",
