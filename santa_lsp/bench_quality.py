@@ -401,8 +401,9 @@ def results(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) ->
             overall.add(tally)
         languages = {language: tally.summary() for language, tally in sorted(arm.tallies.items())}
         summary = {**overall.summary(), "keystrokes_saved_ci95": saved_interval([arm.per_region])}
-        out.append({"label": arm.label, "options": arm.options, "overall": summary,
-                    "languages": languages, "server_metrics": arm.metrics})  # fmt: skip
+        # (chars, keystrokes) per region, in region order: any two arms of the run can be paired later.
+        out.append({"label": arm.label, "options": arm.options, "overall": summary, "languages": languages,
+                    "server_metrics": arm.metrics, "per_region": arm.per_region})  # fmt: skip
         if arm is not arms[0]:
             difference = _saved(arm.per_region) - _saved(arms[0].per_region)
             out[-1]["saved_vs_first"] = {"difference": difference,

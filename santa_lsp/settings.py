@@ -78,7 +78,7 @@ class Settings:
     crossFileTokens: Count = 256
     stats: bool = False
     # Gates on what is shown; the defaults are chosen by `santa-lsp bench --quality`.
-    minTokenProb: Probability = 0.05  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
+    minTokenProb: Probability = 0.2  # drop an unsure start, cut unsure later lines (postprocess.confident_part)
     stopRepetition: bool = True  # stop generating where a loop begins
     syntaxCheck: bool = True  # drop a suggestion that leaves the line syntactically broken
     tokenHealing: bool = True  # the prompt's last token is rewritten by the model (model/healing.py)

@@ -197,6 +197,8 @@ def test_quality_run_with_the_shipped_model_through_the_real_server(
         assert arm["server_metrics"]["requests"] == overall["requests"]
         assert overall["shown"] >= overall["accepted_full"] + overall["accepted_partial"]
     assert default["overall"]["chars"] == strict["overall"]["chars"]  # the same regions for both arms
+    assert [chars for chars, _ in default["per_region"]] == [chars for chars, _ in strict["per_region"]]
+    assert sum(keys for _, keys in strict["per_region"]) == strict["overall"]["keystrokes"]
     lo, hi = default["overall"]["keystrokes_saved_ci95"]
     assert lo <= default["overall"]["keystrokes_saved"] <= hi
     versus = strict["saved_vs_first"]

@@ -58,7 +58,7 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   crossFile: true,
   crossFileTokens: 256,
   stats: false,
-  minTokenProb: 0.05,
+  minTokenProb: 0.2,
   stopRepetition: true,
   syntaxCheck: true,
   tokenHealing: true,
