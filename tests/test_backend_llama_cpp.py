@@ -135,6 +135,26 @@ async def test_a_backend_suggests_what_the_local_runtime_suggests(
 
 
 @pytest.mark.asyncio
+async def test_a_backend_change_resets_the_records_and_a_server_gives_one_candidate(
+    client: LanguageClient, llama: LlamaServer
+) -> None:
+    await start(client, model.DEFAULT_MODEL, maxNewTokens=24, **{**SAME, "cache": True, "candidates": 3})
+    open_doc(client, CODE, URI)
+    local = (await inline_at(client, *CURSOR)).items
+    assert len(local) > 1, "the local batch gives several candidates here"
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"santaLsp": {"backend": "llama.cpp", "backendUrl": llama.url}})
+    )
+    assert (await wait_status(client))["state"] == "ready"
+    # The same cursor and text: the record's candidates would answer it from the typed-ahead
+    # cache, had the backend change not reset them. The server is asked, and gives one.
+    remote = (await inline_at(client, *CURSOR)).items
+    assert len(remote) == 1
+    counted = await metrics(client)
+    assert counted["typedAheadHits"] == 0 and counted["modelCalls"] == 2
+
+
+@pytest.mark.asyncio
 async def test_the_cross_file_context_goes_to_llama_cpp_as_input_extra(
     client: LanguageClient, llama: LlamaServer
 ) -> None:
