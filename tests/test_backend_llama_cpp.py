@@ -30,6 +30,7 @@ from santa_lsp import bench
 from tests.lsp_support import (
     STATUSES,
     init_params,
+    inline,
     insert,
     make_printable_model,
     metrics,
@@ -98,19 +99,8 @@ async def suggestion(client: LanguageClient, **settings: Any) -> str | None:
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"santaLsp": settings}))
     if {"backend", "backendUrl"} & settings.keys():
         assert (await wait_status(client))["state"] == "ready"
-    items = (await inline_at(client, *CURSOR)).items
+    items = (await inline(client, *CURSOR, URI)).items
     return items[0].insert_text if items else None
-
-
-async def inline_at(client: LanguageClient, line: int, character: int) -> types.InlineCompletionList:
-    params = types.InlineCompletionParams(
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        text_document=types.TextDocumentIdentifier(URI),
-        position=types.Position(line, character),
-    )
-    result = await client.text_document_inline_completion_async(params)
-    assert isinstance(result, types.InlineCompletionList)
-    return result
 
 
 URI = "file:///work/fib.py"
@@ -140,7 +130,7 @@ async def test_a_backend_change_resets_the_records_and_a_server_gives_one_candid
 ) -> None:
     await start(client, model.DEFAULT_MODEL, maxNewTokens=24, **{**SAME, "cache": True, "candidates": 3})
     open_doc(client, CODE, URI)
-    local = (await inline_at(client, *CURSOR)).items
+    local = (await inline(client, *CURSOR, URI)).items
     assert len(local) > 1, "the local batch gives several candidates here"
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"santaLsp": {"backend": "llama.cpp", "backendUrl": llama.url}})
@@ -148,7 +138,7 @@ async def test_a_backend_change_resets_the_records_and_a_server_gives_one_candid
     assert (await wait_status(client))["state"] == "ready"
     # The same cursor and text: the record's candidates would answer it from the typed-ahead
     # cache, had the backend change not reset them. The server is asked, and gives one.
-    remote = (await inline_at(client, *CURSOR)).items
+    remote = (await inline(client, *CURSOR, URI)).items
     assert len(remote) == 1
     counted = await metrics(client)
     assert counted["typedAheadHits"] == 0 and counted["modelCalls"] == 2
@@ -163,7 +153,7 @@ async def test_the_cross_file_context_goes_to_llama_cpp_as_input_extra(
     helper = "def is_even(number):\n    return number % 2 == 0\n"
     open_doc(client, helper, "file:///work/helpers.py")
     open_doc(client, FIB, URI)
-    await inline_at(client, *CURSOR)
+    await inline(client, *CURSOR, URI)
     prompt = slot(llama)["prompt"]
     # llama-server puts extra chunks before <fim-prefix>, after its own snippet separator.
     assert prompt.index(helper) < prompt.index("<fim-prefix>")
@@ -225,7 +215,7 @@ async def test_a_superseded_request_stops_the_generation_on_the_server(
         await start(client, checkpoint, backend="llama.cpp", backendUrl=server.url, maxNewTokens=1000,
                     timeBudgetMs=0, crossFile=False)  # fmt: skip
         open_doc(client, "def f(x):\n    \n", URI)
-        request = asyncio.ensure_future(inline_at(client, 1, 4))
+        request = asyncio.ensure_future(inline(client, 1, 4, URI))
         while decodes(server) < 10:  # the generation is under way
             await asyncio.sleep(0.01)
         insert(client, 1, 4, "r", version=2, uri=URI)  # a keystroke: the running request is stale
@@ -249,7 +239,7 @@ async def test_the_time_budget_ends_the_servers_generation_and_keeps_the_answer(
         await start(client, checkpoint, backend=backend, backendUrl=server.url, maxNewTokens=1000,
                     timeBudgetMs=300, crossFile=False)  # fmt: skip
         open_doc(client, "def f(x):\n    \n", URI)
-        await inline_at(client, 1, 4)
+        await inline(client, 1, 4, URI)
         while slot(server)["is_processing"]:
             await asyncio.sleep(0.05)
         assert decodes(server) < 1000, "the generation ran on past the time budget"
@@ -289,7 +279,7 @@ async def test_without_the_models_tokenizer_llama_cpp_windows_by_characters(
     ready = await wait_status(client)
     assert ready["state"] == "ready" and "by characters" in ready["message"]
     open_doc(client, CODE, URI)
-    assert (await inline_at(client, *CURSOR)).items  # the same prompt text reaches llama-server
+    assert (await inline(client, *CURSOR, URI)).items  # the same prompt text reaches llama-server
     assert slot(llama)["prompt"] == f"<fim-prefix>{CODE}<fim-suffix><fim-middle>"
 
 
