@@ -125,7 +125,7 @@ describe("toServerSettings", () => {
     assert.equal(s.enabled, true);
     assert.equal(s.crossFileTokens, 13);
     assert.equal(s.stats, false);
-    assert.equal(s.minTokenProb, 0.05);
+    assert.equal(s.minTokenProb, 0.2);
     assert.equal(s.stopRepetition, true);
     assert.equal(s.syntaxCheck, true);
     assert.equal(s.tokenHealing, true);
