@@ -7,10 +7,8 @@ are skipped without a GPU.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_lsp
@@ -18,7 +16,7 @@ import torch
 from pytest_lsp import LanguageClient
 
 from model.tokenizer import Tokenizer, load_tokenizer
-from tests.lsp_support import STATUSES, make_printable_model, server_config, stop
+from tests.lsp_support import make_printable_model, record_statuses, server_config, stop
 from tests.tiny import make_tokenizer
 
 
@@ -62,11 +60,6 @@ def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_lsp.fixture(config=server_config())
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     """A fresh server per test, started by `tests.lsp_support.start`."""
-    statuses = STATUSES[lsp_client] = asyncio.Queue()
-
-    @lsp_client.feature("santa/status")
-    def record(params: Any) -> None:
-        statuses.put_nowait(params)
-
+    record_statuses(lsp_client)
     yield
     await stop(lsp_client)

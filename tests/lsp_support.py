@@ -48,6 +48,15 @@ STATUSES: weakref.WeakKeyDictionary[LanguageClient, asyncio.Queue[Any]] = weakre
 STATUS_TIMEOUT_S = 120  # a missing status fails the test rather than hanging the run
 
 
+def record_statuses(client: LanguageClient) -> None:
+    """Keep every santa/status the client receives in STATUSES (a client fixture's first step)."""
+    statuses = STATUSES[client] = asyncio.Queue()
+
+    @client.feature("santa/status")
+    def record(params: Any) -> None:
+        statuses.put_nowait(params)
+
+
 async def stop(client: LanguageClient) -> None:
     """Shut down cleanly if possible; never leave a server behind to hang the test run."""
     server = client._server

@@ -22,7 +22,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 import model
-from tests.lsp_support import SERVER, SERVER_ENV, STATUSES, inline, metrics, open_doc, start, stop
+from tests.lsp_support import SERVER, SERVER_ENV, STATUSES, inline, metrics, open_doc, record_statuses, start, stop
 
 KEY_ENV = "SANTA_TEST_BACKEND_KEY"
 KEY = "sk-test-0123456789abcdef"
@@ -76,12 +76,7 @@ def broken() -> Iterator[BrokenServer]:
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, server_env={**SERVER_ENV, KEY_ENV: KEY}))
 async def keyed(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     """A santa-lsp whose environment holds an API key (the fixture `client` has none)."""
-    statuses = STATUSES[lsp_client] = asyncio.Queue()
-
-    @lsp_client.feature("santa/status")
-    def record(params: Any) -> None:
-        statuses.put_nowait(params)
-
+    record_statuses(lsp_client)
     yield
     await stop(lsp_client)
 
