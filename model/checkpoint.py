@@ -244,9 +244,7 @@ def _few(keys: Iterable[str]) -> str:
     return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
 
 
-def save_checkpoint(
-    directory: Path, config: ModelConfig, tensors: StateDict, tokenizer_dir: Path | None
-) -> None:
+def save_checkpoint(directory: Path, config: ModelConfig, tensors: StateDict, tokenizer_dir: Path | None) -> None:
     """Write a transformers-loadable gpt_bigcode directory (tied lm_head left out)."""
     directory.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous() for k, v in tensors.items() if k != "lm_head.weight"}

@@ -5,9 +5,7 @@ from __future__ import annotations
 import torch
 
 
-def next_token(
-    logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None
-) -> int:
+def next_token(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> int:
     """`logits` is the vocabulary row of the last position."""
     if temperature <= 0:
         return int(torch.argmax(logits))

@@ -34,9 +34,7 @@ def read_message(stream: BinaryIO) -> bytes | None:
     return headers + body if len(body) == length else None
 
 
-def pump(
-    src: BinaryIO, dst: BinaryIO, direction: str, log: BinaryIO, lock: threading.Lock, start: float
-) -> None:
+def pump(src: BinaryIO, dst: BinaryIO, direction: str, log: BinaryIO, lock: threading.Lock, start: float) -> None:
     while True:
         frame = read_message(src)
         if frame is None:
@@ -68,9 +66,7 @@ def main() -> int:
     to_server = threading.Thread(
         target=pump, args=(sys.stdin.buffer, server.stdin, "c2s", log, lock, start), daemon=True
     )
-    to_client = threading.Thread(
-        target=pump, args=(server.stdout, sys.stdout.buffer, "s2c", log, lock, start)
-    )
+    to_client = threading.Thread(target=pump, args=(server.stdout, sys.stdout.buffer, "s2c", log, lock, start))
     to_server.start()
     to_client.start()
     to_client.join()
