@@ -1,7 +1,7 @@
 """santa-lsp's model runtime: GPT-BigCode (SantaCoder/StarCoder) inference in PyTorch.
 
-engine = model.load("path/or/org-name", device="auto", dtype="auto")
-engine.infill(prefix, suffix).text
+    engine = model.load("path/or/org-name", device="auto", dtype="auto")
+    engine.infill(prefix, suffix).text
 """
 
 from __future__ import annotations
