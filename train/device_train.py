@@ -350,17 +350,19 @@ class EvalJob:
 def eval_jobs(plan: Plan, models: dict[str, tuple[Path, str]], heldout: Path, work: Path) -> list[EvalJob]:
     """santa-eval processes for each model: HumanEval infilling and held-out FIM, PSM and SPM,
     in four processes (one per task and mode: they run side by side) or in one."""
+    # santa-eval computes only the tasks it is given: perplexity once, beside the SPM held-out FIM.
     groups = (
-        [([t], [m]) for t in ("humaneval-infill", "fim") for m in ("psm", "spm")]
+        [(["humaneval-infill"], ["psm"]), (["humaneval-infill"], ["spm"]),
+         (["fim"], ["psm"]), (["fim", "perplexity"], ["spm"])]
         if plan.eval_side_by_side
-        else [(["humaneval-infill", "fim"], ["psm", "spm"])]
-    )
+        else [(["humaneval-infill", "fim", "perplexity"], ["psm", "spm"])]
+    )  # fmt: skip
     # The cores shared among the processes (torch would give each all of them).
     threads = str(max(1, (os.cpu_count() or 2) // (len(models) * len(groups))))
     jobs = []
     for label, (model_dir, device) in models.items():
         for tasks, modes in groups:
-            name = "-".join(t.removesuffix("-infill") for t in tasks) + "-" + "-".join(modes)
+            name = "-".join(t.removesuffix("-infill") for t in tasks if t != "perplexity") + "-" + "-".join(modes)
             out = work / "eval" / f"{label}-{name}.json"
             args = ["--tasks", ",".join(tasks), "--modes", ",".join(modes), "--device", device]
             args += ["--data", str(heldout), "--per-file", str(plan.per_file), "--output", str(out), "--no-progress"]
