@@ -158,9 +158,10 @@ class SantaServer(LanguageServer):
         doc = entry.doc
         if doc.language_id in self.settings.disabledLanguages:
             return []
-        suggestions = await self.completer.complete(entry, cursor, self.settings, self.documents)
+        # The line as the request saw it: edits made while the model works may shorten the document.
         line = strip_end(doc.lines[cursor.line])
         start = types.Position(cursor.line, to_units(line, cursor.column, doc.encoding))
+        suggestions = await self.completer.complete(entry, cursor, self.settings, self.documents)
 
         def span(suggestion: Suggestion) -> types.Range:
             end = to_units(line, cursor.column + suggestion.replace, doc.encoding)
@@ -175,8 +176,11 @@ class SantaServer(LanguageServer):
         if entry is None:  # closed while the suggestion was being made
             return "", position
         doc = entry.doc
+        try:  # edited while it was being made: the position may no longer exist
+            column = doc.index(position.line, position.character)[1]
+        except PositionError:
+            return "", position
         line = strip_end(doc.lines[position.line])
-        column = doc.index(position.line, position.character)[1]
         start = column
         while start > 0 and is_word_char(line[start - 1]):
             start -= 1

@@ -87,6 +87,18 @@ async def test_a_newer_request_for_the_document_wins(
 
 
 @pytest.mark.asyncio
+async def test_an_edit_that_removes_the_cursors_line_mid_request_is_answered(
+    client: LanguageClient, slow_model: Path
+) -> None:
+    pending = await generating(client, slow_model, "shortened", cache=False)
+    everything = types.Range(types.Position(0, 0), types.Position(2, 0))
+    change = types.TextDocumentContentChangePartial(range=everything, text="")  # line 1 is gone
+    identifier = types.VersionedTextDocumentIdentifier(version=2, uri=URI)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(identifier, [change]))
+    assert not (await pending).items  # answered, where it once failed on the vanished line
+
+
+@pytest.mark.asyncio
 async def test_closing_the_document_stops_its_generation(
     client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
