@@ -5,6 +5,11 @@ the model never works on text the user has already typed past. The generation ru
 runtime (worker.py) or on an inference server (remote.py); everything around it is the same. What a
 request leaves behind for the next one (the running job, local or remote, the suggestions shown, the
 prompt window) is kept in the document's record (santa_lsp/workspace.py), not here.
+
+Warm-up (`santa/prefill`): when the editor puts the cursor where the user is about to type, the
+prompt there is prefilled in idle time, generating nothing, so that the first request there finds
+its keys and values in the prefix cache. It never delays a request: it starts only when no
+request is in flight, and every request cancels it first.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Metrics:
     syntaxCut: int = 0
     unsureDropped: int = 0
     duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
+    warmUps: int = 0  # prompts prefilled ahead of a request (santa/prefill) to the end
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -61,12 +67,24 @@ class Completer:
         self.worker = worker
         self.metrics = Metrics()
         self._builder: tuple[model.Engine | RemoteModel, PromptBuilder, list[str]] | None = None
+        self._requests_in_flight = 0
+        self._warming: Job | None = None  # the warm-up running or queued: any request cancels it
 
     async def complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
     ) -> list[Suggestion]:
         """The suggestions worth showing at the cursor, best first and distinct (none: [])."""
         self.metrics.requests += 1
+        self._requests_in_flight += 1
+        try:
+            return await self._complete(entry, cursor, settings, others)
+        finally:
+            self._requests_in_flight -= 1
+
+    async def _complete(
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
+    ) -> list[Suggestion]:
+        self._stop_warming()  # a request never waits behind a warm-up
         entry.cancel()  # latest wins: whatever ran for this document is stale now
         doc = entry.doc
         line = strip_end(doc.lines[cursor.line])
@@ -79,24 +97,60 @@ class Completer:
         source = self._source()
         if source is None or not self.host.ready:
             return []
-        builder, markers = self._builder_for(source)
-        max_new = max(1, min(settings.maxNewTokens, source.context_length // 2))
-        cross = settings.crossFileTokens if settings.crossFile else 0
-        prompt = builder.build(entry, cursor, max_new, others, cross)
-        if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
-            log.warning("%s: NUL characters near the cursor (a binary file?): no completion", doc.uri)
+        prompt, config = self._prompt(source, entry, cursor, settings, others)
+        if prompt is None:
             return []
-        config = _config(settings, prompt, max_new)
         if isinstance(source, RemoteModel):  # one candidate: the servers' FIM endpoints give one
             completions = await self._ask(entry, source, _remote_request(prompt, config, settings))
         else:
             completions = await self._generate(entry, source, prompt, config)
+        markers = self._builder_for(source)[1]
         kept = self._worth_showing(completions, prompt, markers, doc.language_id, settings)
         if kept and self._source() is source:  # not a model (or server) replaced meanwhile
             entry.shown = [
                 Shown(cursor.line, left, right, s, tuple(c.token_logprobs), tuple(c.token_ends)) for s, c in kept
             ]
         return [suggestion for suggestion, _ in kept]
+
+    async def warm(
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
+    ) -> None:
+        """Prefill the prompt a request at the cursor would have, if the local model is idle."""
+        engine = self.host.engine if self.host.remote is None and self.host.ready else None
+        if engine is None or self._requests_in_flight or self._warming is not None or entry.job is not None:
+            return
+        prompt, config = self._prompt(engine, entry, cursor, settings, others)
+        prefill_only = dataclasses.replace(config.gen, max_new_tokens=0)
+        job = _job(engine, prompt, prefill_only, config.fim_mode) if prompt else None
+        if job is None:
+            return
+        self._warming = job
+        try:
+            completions = await self.worker.run(job)
+        finally:
+            self._warming = None
+        if completions and completions[0].finish_reason != "cancelled":
+            self.metrics.warmUps += 1
+            log.debug("warm-up: %d prompt tokens prefilled", completions[0].prompt_tokens)
+
+    def _stop_warming(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+
+    def _prompt(
+        self, source: model.Engine | RemoteModel, entry: OpenDocument, cursor: Cursor, settings: Settings,
+        others: Iterable[OpenDocument],
+    ) -> tuple[Prompt | None, _Config]:  # fmt: skip
+        """The prompt at the cursor and its generation settings (no prompt: nothing to ask)."""
+        builder = self._builder_for(source)[0]
+        max_new = max(1, min(settings.maxNewTokens, source.context_length // 2))
+        cross = settings.crossFileTokens if settings.crossFile else 0
+        prompt = builder.build(entry, cursor, max_new, others, cross)
+        config = _config(settings, prompt, max_new)
+        if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
+            log.warning("%s: NUL characters near the cursor (a binary file?): no completion", entry.uri)
+            return None, config
+        return prompt, config
 
     def _source(self) -> model.Engine | RemoteModel | None:
         """Where completions come from now: the inference server, or else the local model."""
@@ -123,12 +177,9 @@ class Completer:
         self, entry: OpenDocument, engine: model.Engine, prompt: Prompt, config: _Config
     ) -> list[model.Completion]:
         """Every candidate of one generation, best first; [] when there is none to show."""
-        if engine.tokenizer.has_fim:
-            job = Job(lambda: engine.stream_infill(prompt.prefix, prompt.suffix, config.fim_mode, config.gen))
-        elif prompt.prefix:
-            job = Job(lambda: engine.stream(prompt.prefix, config.gen))
-        else:
-            return []  # left-to-right with nothing to the left: nothing to go on
+        job = _job(engine, prompt, config.gen, config.fim_mode)
+        if job is None:
+            return []
         entry.job = job
         try:
             completions = await self.worker.run(job)
@@ -217,6 +268,16 @@ class Completer:
                 count, markers = (lambda text: len(tokenizer.encode(text))), special_markers(tokenizer)
             self._builder = (source, PromptBuilder(TokenCounter(count), source.context_length), markers)
         return self._builder[1], self._builder[2]
+
+
+def _job(engine: model.Engine, prompt: Prompt, gen: model.GenerationConfig, fim_mode: str) -> Job | None:
+    """The generation for a prompt, to run on the worker; None with nothing to go on (left to
+    right with nothing to the left)."""
+    if engine.tokenizer.has_fim:
+        return Job(lambda: engine.stream_infill(prompt.prefix, prompt.suffix, fim_mode, gen))
+    if prompt.prefix:
+        return Job(lambda: engine.stream(prompt.prefix, gen))
+    return None
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ALWAYS_ALLOWED = {types.INITIALIZE, types.EXIT}
-# LSP methods that are notifications: their message types have no id.
+PREFILL = "santa/prefill"
+
+
+@attrs.define
+class PrefillNotification:
+    """`santa/prefill` (docs/protocol.md): the user is about to type at this position."""
+
+    params: types.TextDocumentPositionParams
+    method: str = PREFILL
+    jsonrpc: str = "2.0"
+
+
+# This server's own methods whose params have a shape, read (and refused) like LSP's.
+OWN_MESSAGE_TYPES: dict[str, type] = {PREFILL: PrefillNotification}
+# LSP methods that are notifications, and this server's: their message types have no id.
 NOTIFICATIONS = frozenset(
     method
-    for method, (message_type, *_) in types.METHOD_TO_TYPES.items()
+    for method, message_type in [*((m, t[0]) for m, t in types.METHOD_TO_TYPES.items()), *OWN_MESSAGE_TYPES.items()]
     if message_type is not None and "id" not in attrs.fields_dict(message_type)
 )
 
@@ -214,7 +228,7 @@ class SantaProtocol(LanguageServerProtocol):
             return Refusal(msg_id, types.ErrorCodes.InvalidRequest, f"a method that is not a string: {method!r:.60}")
         if "id" in data and method in NOTIFICATIONS:
             return Refusal(msg_id, types.ErrorCodes.InvalidRequest, f"{method} is a notification: it takes no id")
-        message_type = self.get_message_type(method)
+        message_type = self.get_message_type(method) or OWN_MESSAGE_TYPES.get(method)
         if message_type is None:  # a method lsprotocol does not know: params are optional
             message_type = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
             data = {"params": None, **data}

@@ -22,7 +22,7 @@ from santa_lsp.completer import Completer
 from santa_lsp.documents import Document, PositionError, strip_end, to_units
 from santa_lsp.model_host import ModelHost, State
 from santa_lsp.postprocess import Suggestion
-from santa_lsp.rpc import SantaProtocol
+from santa_lsp.rpc import PREFILL, SantaProtocol
 from santa_lsp.settings import Settings
 from santa_lsp.stats import Stats
 from santa_lsp.syntax import is_word_char
@@ -149,15 +149,22 @@ class SantaServer(LanguageServer):
             raise JsonRpcInvalidParams(message=f"position outside the document: {exc}") from None
         return entry, Cursor(line, column)
 
-    async def suggest(self, uri: str, position: types.Position) -> list[tuple[Suggestion, types.Range]]:
-        """The suggestions at a position, best first, each with the range it replaces."""
+    def completing(self, uri: str, position: types.Position) -> tuple[OpenDocument, Cursor] | None:
+        """The document and cursor of a request, if completion is on for that document."""
         located = self.locate(uri, position)
         if located is None or not self.settings.enabled:
+            return None
+        if located[0].doc.language_id in self.settings.disabledLanguages:
+            return None
+        return located
+
+    async def suggest(self, uri: str, position: types.Position) -> list[tuple[Suggestion, types.Range]]:
+        """The suggestions at a position, best first, each with the range it replaces."""
+        located = self.completing(uri, position)
+        if located is None:
             return []
         entry, cursor = located
         doc = entry.doc
-        if doc.language_id in self.settings.disabledLanguages:
-            return []
         # The line as the request saw it: edits made while the model works may shorten the document.
         line = strip_end(doc.lines[cursor.line])
         start = types.Position(cursor.line, to_units(line, cursor.column, doc.encoding))
@@ -168,6 +175,18 @@ class SantaServer(LanguageServer):
             return types.Range(start, types.Position(cursor.line, end))
 
         return [(suggestion, span(suggestion)) for suggestion in suggestions]
+
+    async def prefill(self, params: types.TextDocumentPositionParams) -> None:
+        """`santa/prefill`: prepare the prompt at the position in idle time (setting `warmUp`)."""
+        if not self.settings.warmUp:
+            return
+        try:
+            located = self.completing(params.text_document.uri, params.position)
+        except JsonRpcInvalidParams as exc:  # a notification has no one to refuse to
+            log.warning("%s: %s; ignored", PREFILL, exc.message)
+            return
+        if located is not None:
+            await self.completer.warm(*located, self.settings, self.documents)
 
     def word_before(self, uri: str, position: types.Position) -> tuple[str, types.Position]:
         """The identifier that ends at `position` (a request already found the document) and
@@ -295,6 +314,10 @@ def _register(server: SantaServer) -> None:
             for rank, ((suggestion, span), command) in enumerate(zip(found, commands, strict=True))
         ]
         return types.CompletionList(is_incomplete=True, items=items)
+
+    @server.feature(PREFILL)
+    async def prefill(ls: SantaServer, params: types.TextDocumentPositionParams) -> None:
+        await ls.prefill(params)
 
     @server.command(ACCEPTED)
     def accepted(ls: SantaServer, item_id: str) -> bool:

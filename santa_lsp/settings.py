@@ -86,6 +86,8 @@ class Settings:
     # Extensions: the latency caches, off only to measure what they bring.
     cache: bool = True
     prefixCacheMb: Count = 1024
+    # Prefill the prompt where the editor says the user is about to type (santa/prefill).
+    warmUp: bool = True
 
     def update(self, raw: object) -> tuple[Settings, list[str]]:
         """These settings with the valid keys of `raw` (flat or under `santaLsp`) applied, and a

@@ -183,6 +183,21 @@ local function main()
   result.after = buffer_lines(bufnr)
   result.ghost_after = #vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, {})
 
+  -- Entering insert mode elsewhere has the server prefill the prompt there (santa/prefill).
+  local function warm_ups()
+    local answer = client:request_sync("santa/metrics", {}, timeout_ms, bufnr)
+    return answer and answer.result and answer.result.warmUps or -1
+  end
+  sleep(500) -- the request the last accept started has been answered: the server is idle
+  result.warm_ups_before = warm_ups()
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  vim.api.nvim_input("i")
+  wait_for("warm-up", function()
+    return warm_ups() > result.warm_ups_before
+  end, 10000, true)
+  result.warm_ups_after = warm_ups()
+  vim.api.nvim_input("<Esc>")
+
   -- The accept command reached the server (stats are on in setup above).
   sleep(200)
   local stats = client:request_sync("santa/stats", {}, timeout_ms, bufnr)

@@ -326,6 +326,11 @@ try {
   if (accepted.length === 0) throw new Error("santa-lsp.accepted was not sent to the server on accept");
   log(`santa-lsp.accepted sent with ${JSON.stringify(accepted[0].msg.params.arguments)}`);
 
+  // Opening the file put the cursor somewhere new: the extension told the server (santa/prefill).
+  const prefills = msgs.filter((m) => m.dir === "c2s" && m.msg.method === "santa/prefill");
+  if (prefills.length === 0) throw new Error("santa/prefill was never sent, though the cursor came to rest in the file");
+  log(`santa/prefill sent ${prefills.length} times, first at ${JSON.stringify(prefills[0].msg.params.position)}`);
+
   // The statistics command through the command palette.
   await page.keyboard.press("F1");
   await page.locator(".quick-input-widget input").waitFor();

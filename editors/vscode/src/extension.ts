@@ -14,6 +14,7 @@ import {
   State,
 } from "vscode-languageclient/node";
 import { resolveServer } from "./launch";
+import { PREFILL, type Place, Prefiller } from "./prefill";
 import {
   type LaunchSettings,
   type ServerSettings,
@@ -40,6 +41,13 @@ function readSettings(): Settings {
   return { server: toServerSettings(get, home), launch: toLaunchSettings(get, home) };
 }
 
+/** The cursor of an editor with no selection, where a suggestion could be asked for. */
+function cursorPlace(editor: vscode.TextEditor | undefined): Place | undefined {
+  if (!editor || !editor.selection.isEmpty) return undefined;
+  const { line, character } = editor.selection.active;
+  return { uri: editor.document.uri.toString(), line, character, version: editor.document.version };
+}
+
 function isFile(p: string): boolean {
   try {
     return fs.statSync(p).isFile();
@@ -58,6 +66,10 @@ class SantaExtension implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private fallbackAccept: vscode.Disposable | undefined;
   private stopping = false;
+  private readonly prefiller = new Prefiller(
+    (place) => this.prefill(place),
+    () => cursorPlace(vscode.window.activeTextEditor),
+  );
 
   constructor() {
     this.output = vscode.window.createOutputChannel("Santa LSP", { log: true });
@@ -75,9 +87,30 @@ class SantaExtension implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(SECTION)) void this.onSettingsChanged();
       }),
-      vscode.window.onDidChangeActiveTextEditor(() => this.render()),
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        this.render();
+        this.cursorMoved(editor);
+      }),
+      vscode.window.onDidChangeTextEditorSelection((e) => this.cursorMoved(e.textEditor)),
+      this.prefiller,
     );
     this.item.show();
+  }
+
+  private cursorMoved(editor: vscode.TextEditor | undefined): void {
+    const place = cursorPlace(editor);
+    if (place) this.prefiller.moved(place);
+  }
+
+  /** `santa/prefill` where the cursor came to rest, if completion is on there. */
+  private prefill(place: Place): void {
+    const client = this.client;
+    const document = vscode.window.activeTextEditor?.document;
+    if (!client || client.state !== State.Running || !this.settings.server.enabled || !document) return;
+    const enableMap = vscode.workspace.getConfiguration(SECTION).get<unknown>("enable");
+    if (!languageEnabled(enableMap, document.languageId)) return;
+    const params = { textDocument: { uri: place.uri }, position: { line: place.line, character: place.character } };
+    client.sendNotification(PREFILL, params).catch((err: unknown) => this.output.warn(`${PREFILL}: ${String(err)}`));
   }
 
   dispose(): void {

@@ -27,6 +27,7 @@ export interface ServerSettings {
   tokenHealing: boolean;
   candidates: number;
   cache: boolean;
+  warmUp: boolean;
   prefixCacheMb: number;
 }
 
@@ -64,6 +65,7 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   tokenHealing: true,
   candidates: 1,
   cache: true,
+  warmUp: true,
   prefixCacheMb: 1024,
 });
 
@@ -158,6 +160,7 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
     tokenHealing: bool(get("tokenHealing"), DEFAULTS.tokenHealing),
     candidates: int(get("candidates"), DEFAULTS.candidates, 1, MAX_CANDIDATES),
     cache: bool(get("cache"), DEFAULTS.cache),
+    warmUp: bool(get("warmUp"), DEFAULTS.warmUp),
     prefixCacheMb: int(get("prefixCacheMb"), DEFAULTS.prefixCacheMb, 0),
   };
   // An empty model means "the server's packaged model": leave the key out so the server keeps it.

@@ -58,6 +58,7 @@ describe("toServerSettings", () => {
         tokenHealing: false,
         candidates: 3,
         cache: false,
+        warmUp: false,
         prefixCacheMb: 256,
       }),
     );
@@ -86,6 +87,7 @@ describe("toServerSettings", () => {
       tokenHealing: false,
       candidates: 3,
       cache: false,
+      warmUp: false,
       prefixCacheMb: 256,
     });
   });

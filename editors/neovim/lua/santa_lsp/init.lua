@@ -34,6 +34,7 @@ local SERVER_KEYS = {
   candidates = "number",
   -- server extensions (docs/protocol.md)
   cache = "boolean",
+  warmUp = "boolean",
   prefixCacheMb = "number",
 }
 
@@ -290,6 +291,7 @@ local function set_keymaps_native(bufnr)
 end
 
 local function on_attach(client, bufnr)
+  require("santa_lsp.prefill").attach(bufnr, client.id)
   local mode = M.inline_mode()
   if mode == "native" then
     local ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr, client_id = client.id })
