@@ -23,6 +23,7 @@ from tests.lsp_support import OPTIONS, URI, RawServer, inline, insert, metrics, 
 
 CODE = "import os\n\n\ndef walk(top):\n    for root, dirs, files in os.walk(top):\n        \n    return top\n"
 CURSOR = (5, 8)  # the empty loop body
+OTHER = "file:///work/other.py"
 
 
 def prefill(client: LanguageClient, line: int, character: int) -> None:
@@ -98,7 +99,8 @@ async def _completer(model_dir: Path) -> tuple[Completer, Workspace, Settings]:
     await host.load(settings)
     assert host.ready
     workspace = Workspace()
-    workspace.open(Document.from_text(URI, "python", 1, CODE, "utf-16"))
+    for uri in (URI, OTHER):
+        workspace.open(Document.from_text(uri, "python", 1, CODE, "utf-16"))
     return Completer(host, worker), workspace, settings
 
 
@@ -106,15 +108,15 @@ async def _completer(model_dir: Path) -> tuple[Completer, Workspace, Settings]:
 @pytest.mark.parametrize("first", ["warm-up", "request"])
 async def test_a_warm_up_never_runs_before_or_beside_a_request(tiny_model: Path, first: str) -> None:
     """With the worker busy, a warm-up queued first is cancelled by the request that follows it,
-    and one asked while a request is in flight is not started at all."""
+    and one asked while a request is in flight is not started at all, whatever their documents."""
     completer, workspace, settings = await _completer(tiny_model)
-    entry, cursor = workspace.get(URI), Cursor(*CURSOR)
-    assert entry is not None
+    entry, other, cursor = workspace.get(URI), workspace.get(OTHER), Cursor(*CURSOR)
+    assert entry is not None and other is not None
     held = threading.Event()
     holding = asyncio.ensure_future(completer.worker.run(held.wait))
 
     def warming() -> asyncio.Future[None]:
-        return asyncio.ensure_future(completer.warm(entry, cursor, settings, workspace))
+        return asyncio.ensure_future(completer.warm(other, cursor, settings, workspace))
 
     def requesting() -> asyncio.Future[object]:
         return asyncio.ensure_future(completer.complete(entry, cursor, settings, workspace))
