@@ -10,6 +10,12 @@ Warm-up (`santa/prefill`): when the editor puts the cursor where the user is abo
 prompt there is prefilled in idle time, generating nothing, so that the first request there finds
 its keys and values in the prefix cache. It never delays a request: it starts only when no
 request is in flight, and every request cancels it first.
+
+Generations ahead of their request (santa_lsp/ahead.py): with `keepAgreeing`, a request or an edit
+spares the document's generation when the text typed since it was asked agrees with what it
+writes, and a request there waits for it instead of starting another; with `prefetchNext`, the
+suggestion that would follow accepting the one just shown is made in idle time. A prefetch is
+background work like a warm-up: a request anywhere else cancels it.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Iterable
+from copy import copy
 from dataclasses import asdict, dataclass
 
 import model
 from santa_lsp import typed_ahead
+from santa_lsp.ahead import Ahead, accepted
 from santa_lsp.documents import strip_end
 from santa_lsp.model_host import ModelHost
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
@@ -56,6 +64,8 @@ class Metrics:
     unsureDropped: int = 0
     duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
     warmUps: int = 0  # prompts prefilled ahead of a request (santa/prefill) to the end
+    keptAlive: int = 0  # requests answered by an earlier request's generation, kept alive (keepAgreeing)
+    prefetchHits: int = 0  # requests answered by a generation made before the accept (prefetchNext)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -68,7 +78,8 @@ class Completer:
         self.metrics = Metrics()
         self._builder: tuple[model.Engine | RemoteModel, PromptBuilder, list[str]] | None = None
         self._requests_in_flight = 0
-        self._warming: Job | None = None  # the warm-up running or queued: any request cancels it
+        self._background: set[Job] = set()  # warm-ups and prefetches, running or queued: requests cancel them
+        self._tasks: set[asyncio.Task[None]] = set()  # prefetches waiting for the answer to go out
 
     async def complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
@@ -77,23 +88,38 @@ class Completer:
         self.metrics.requests += 1
         self._requests_in_flight += 1
         try:
-            return await self._complete(entry, cursor, settings, others)
+            suggestions = await self._complete(entry, cursor, settings, others)
         finally:
             self._requests_in_flight -= 1
+        if suggestions and settings.prefetchNext:
+            task = asyncio.ensure_future(self._prefetch(entry, cursor, suggestions[0], settings, others))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return suggestions
 
     async def _complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
     ) -> list[Suggestion]:
-        self._stop_warming()  # a request never waits behind a warm-up
-        entry.cancel()  # latest wins: whatever ran for this document is stale now
-        doc = entry.doc
+        doc, version = entry.doc, entry.doc.version
         line = strip_end(doc.lines[cursor.line])
         left, right = line[: cursor.column], line[cursor.column :]
+        ahead = entry.ahead  # spared if the text typed since it was asked agrees with it
+        if ahead is not None and not ahead.agrees(ahead.typed(doc)):
+            ahead = None
+        self._stop_background(spare=ahead)  # a request never waits behind a warm-up or a prefetch
+        if ahead is None:
+            entry.cancel()  # latest wins: whatever ran for this document is stale now
+        elif ahead.answers(doc, cursor):
+            hits = await self._take(ahead, cursor.line, left, right, settings)
+            if hits or entry.doc.version != version:  # a newer request has this document now
+                return hits[: settings.candidates]
+        # else a prefetch, while the user types through the suggestion it follows: the cache answers
         if settings.cache and (
             hits := typed_ahead.lookup(entry.shown, cursor.line, left, right, settings.minTokenProb)
         ):
             self.metrics.typedAheadHits += 1
             return hits[: settings.candidates]
+        entry.cancel()
         source = self._source()
         if source is None or not self.host.ready:
             return []
@@ -102,40 +128,116 @@ class Completer:
             return []
         if isinstance(source, RemoteModel):  # one candidate: the servers' FIM endpoints give one
             completions = await self._ask(entry, source, _remote_request(prompt, config, settings))
-        else:
-            completions = await self._generate(entry, source, prompt, config)
-        markers = self._builder_for(source)[1]
-        kept = self._worth_showing(completions, prompt, markers, doc.language_id, settings)
-        if kept and self._source() is source:  # not a model (or server) replaced meanwhile
-            entry.shown = [
-                Shown(cursor.line, left, right, s, tuple(c.token_logprobs), tuple(c.token_ends)) for s, c in kept
-            ]
-        return [suggestion for suggestion, _ in kept]
+            kept = self._worth_showing(completions, prompt, source, doc.language_id, settings)
+            if kept and self._source() is source:  # not a model (or server) replaced meanwhile
+                entry.shown = [_shown(cursor.line, left, right, s, c) for s, c in kept]
+            return [suggestion for suggestion, _ in kept]
+        started = self._start(entry, source, prompt, config, settings, (cursor.line, left, right))
+        if started is None:
+            return []
+        job, shown = started
+        if settings.keepAgreeing:
+            entry.ahead = Ahead(job, cursor.line, left, right, "", len(doc.lines), shown)
+        try:
+            return [s.suggestion for s in await asyncio.shield(shown)]
+        except asyncio.CancelledError:  # $/cancelRequest, or the client went away
+            if not settings.keepAgreeing:  # else it lives on for the next request, if that one agrees
+                job.cancel()
+            raise
+
+    async def _take(self, ahead: Ahead, line: int, left: str, right: str, settings: Settings) -> list[Suggestion]:
+        """The suggestions of a generation ahead of this request, once it is done."""
+        if not ahead.job.done:
+            ahead.kept = True
+        hits = typed_ahead.lookup(await asyncio.shield(ahead.suggestions), line, left, right, settings.minTokenProb)
+        if hits:
+            if ahead.prefetched:
+                self.metrics.prefetchHits += 1
+            elif ahead.kept:
+                self.metrics.keptAlive += 1
+            else:
+                self.metrics.typedAheadHits += 1
+        return hits
+
+    def _start(
+        self, entry: OpenDocument, engine: model.Engine, prompt: Prompt, config: _Config, settings: Settings,
+        place: tuple[int, str, str],
+    ) -> tuple[Job, asyncio.Future[list[Shown]]] | None:  # fmt: skip
+        """Start a local generation for the document: its job, and the future of the suggestions
+        it will show at `place` (the cursor's line, and the text left and right of it). None with
+        nothing to go on."""
+        job = _job(engine, prompt, config.gen, config.fim_mode)
+        if job is None:
+            return None
+        entry.job = job
+        return job, asyncio.ensure_future(self._generate(entry, engine, job, prompt, settings, place))
 
     async def warm(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
     ) -> None:
         """Prefill the prompt a request at the cursor would have, if the local model is idle."""
-        engine = self.host.engine if self.host.remote is None and self.host.ready else None
-        if engine is None or self._requests_in_flight or self._warming is not None or entry.job is not None:
+        engine = self._idle_engine(entry)
+        if engine is None:
             return
         prompt, config = self._prompt(engine, entry, cursor, settings, others)
         prefill_only = dataclasses.replace(config.gen, max_new_tokens=0)
         job = _job(engine, prompt, prefill_only, config.fim_mode) if prompt else None
         if job is None:
             return
-        self._warming = job
+        self._background.add(job)
         try:
             completions = await self.worker.run(job)
         finally:
-            self._warming = None
+            self._background.discard(job)
         if completions and completions[0].finish_reason != "cancelled":
             self.metrics.warmUps += 1
             log.debug("warm-up: %d prompt tokens prefilled", completions[0].prompt_tokens)
 
-    def _stop_warming(self) -> None:
-        if self._warming is not None:
-            self._warming.cancel()
+    async def _prefetch(
+        self, entry: OpenDocument, cursor: Cursor, suggestion: Suggestion, settings: Settings,
+        others: Iterable[OpenDocument],
+    ) -> None:  # fmt: skip
+        """Make, in idle time, the suggestions a request would get once `suggestion` (just shown
+        at the cursor) is accepted; a request or an edit anywhere else cancels it."""
+        version = entry.doc.version
+        await asyncio.sleep(0)  # the answer that shows the suggestion goes out first
+        doc = entry.doc
+        engine = self._idle_engine(entry)
+        if engine is None or doc.version != version:
+            return
+        after, at = accepted(doc, cursor, suggestion)
+        if entry.ahead is not None and entry.ahead.answers(after, at):
+            return  # the rest of a suggestion whose acceptance is prefetched already
+        # A copy of the window: the prompt is the one a request there would build, and the real
+        # document's window stays where it is if the suggestion is not taken.
+        prompt, config = self._prompt(engine, OpenDocument(after, window=copy(entry.window)), at, settings, others)
+        if prompt is None:
+            return
+        then = strip_end(after.lines[at.line])
+        started = self._start(entry, engine, prompt, config, settings, (at.line, then[: at.column], then[at.column :]))
+        if started is None:
+            return
+        job, shown = started
+        line = strip_end(doc.lines[cursor.line])
+        left, right = line[: cursor.column], line[cursor.column + suggestion.replace :]
+        entry.ahead = Ahead(job, cursor.line, left, right, suggestion.text, len(doc.lines), shown)
+        self._background.add(job)
+        try:
+            await asyncio.shield(shown)
+        finally:
+            self._background.discard(job)
+
+    def _idle_engine(self, entry: OpenDocument) -> model.Engine | None:
+        """The local model, if no request is in flight and nothing else runs or waits for it."""
+        engine = self.host.engine if self.host.remote is None and self.host.ready else None
+        if self._requests_in_flight or self._background or entry.job is not None:
+            return None
+        return engine
+
+    def _stop_background(self, spare: Ahead | None) -> None:
+        for job in self._background:
+            if spare is None or job is not spare.job:
+                job.cancel()
 
     def _prompt(
         self, source: model.Engine | RemoteModel, entry: OpenDocument, cursor: Cursor, settings: Settings,
@@ -157,10 +259,11 @@ class Completer:
         return self.host.remote or self.host.engine
 
     def _worth_showing(
-        self, completions: list[model.Completion], prompt: Prompt, markers: list[str], language_id: str,
-        settings: Settings,
+        self, completions: list[model.Completion], prompt: Prompt, source: model.Engine | RemoteModel,
+        language_id: str, settings: Settings,
     ) -> list[tuple[Suggestion, model.Completion]]:  # fmt: skip
         """Each candidate through the same rules and gates; those left, distinct, best first."""
+        markers = self._builder_for(source)[1]
         kept: list[tuple[Suggestion, model.Completion]] = []
         for completion in completions:
             raw = finish(completion.text, prompt.situation, settings.stop, markers, completion.finish_reason)
@@ -174,26 +277,26 @@ class Completer:
         return kept
 
     async def _generate(
-        self, entry: OpenDocument, engine: model.Engine, prompt: Prompt, config: _Config
-    ) -> list[model.Completion]:
-        """Every candidate of one generation, best first; [] when there is none to show."""
-        job = _job(engine, prompt, config.gen, config.fim_mode)
-        if job is None:
-            return []
-        entry.job = job
+        self, entry: OpenDocument, engine: model.Engine, job: Job, prompt: Prompt, settings: Settings,
+        place: tuple[int, str, str],
+    ) -> list[Shown]:  # fmt: skip
+        """Run a generation on the worker; the suggestions it makes at its place, best first
+        (none when cancelled or when nothing is worth showing), in the typed-ahead cache too."""
         try:
             completions = await self.worker.run(job)
-        except asyncio.CancelledError:  # $/cancelRequest, or the client went away
-            job.cancel()
-            self.metrics.cancelled += 1
-            raise
         finally:
             if entry.job is job:
                 entry.job = None
         if not completions or completions[0].finish_reason == "cancelled":  # rows stop together
             self.metrics.cancelled += 1
             return []
-        return self._count(completions)
+        kept = self._worth_showing(self._count(completions), prompt, engine, entry.doc.language_id, settings)
+        shown = [_shown(*place, suggestion, completion) for suggestion, completion in kept]
+        if shown and self._source() is engine:  # not a model replaced meanwhile
+            # A prefetch adds to what is shown: the user may still type through it instead.
+            prefetched = entry.ahead is not None and entry.ahead.job is job and entry.ahead.prefetched
+            entry.shown = [*entry.shown, *shown] if prefetched else shown
+        return shown
 
     async def _ask(self, entry: OpenDocument, remote: RemoteModel, request: RemoteRequest) -> list[model.Completion]:
         """The inference server's completion, as the only candidate; [] when superseded or when
@@ -268,6 +371,10 @@ class Completer:
                 count, markers = (lambda text: len(tokenizer.encode(text))), special_markers(tokenizer)
             self._builder = (source, PromptBuilder(TokenCounter(count), source.context_length), markers)
         return self._builder[1], self._builder[2]
+
+
+def _shown(line: int, left: str, right: str, suggestion: Suggestion, completion: model.Completion) -> Shown:
+    return Shown(line, left, right, suggestion, tuple(completion.token_logprobs), tuple(completion.token_ends))
 
 
 def _job(engine: model.Engine, prompt: Prompt, gen: model.GenerationConfig, fim_mode: str) -> Job | None:

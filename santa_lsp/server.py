@@ -63,18 +63,27 @@ class SantaServer(LanguageServer):
         if entry is None:
             log.warning("didChange for %s, which was never opened: ignored", params.text_document.uri)
             return
-        entry.cancel()  # the text it was working on is gone
-        doc = entry.doc
+        doc, ahead = entry.doc, entry.ahead
         doc.version = params.text_document.version
+        at_place = ahead is not None  # every change made where the generation ahead was asked
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
-                start, end = change.range.start, change.range.end
+                start, end = (
+                    (change.range.start.line, change.range.start.character),
+                    (change.range.end.line, change.range.end.character),
+                )
+                at_place = at_place and ahead is not None and ahead.holds(doc, start, end)
                 try:
-                    doc.edit((start.line, start.character), (end.line, end.character), change.text)
+                    doc.edit(start, end, change.text)
                 except PositionError as exc:
                     log.warning("didChange for %s: %s; the change is ignored", doc.uri, exc)
             else:
+                at_place = False
                 doc.replace_all(change.text)
+        if ahead is not None and at_place and ahead.agrees(ahead.typed(doc)):
+            ahead.kept = True  # the user types what it writes (or accepted what it follows)
+        else:
+            entry.cancel()  # the text it was working on is gone
 
     def close_document(self, uri: str) -> None:
         self.documents.close(uri)

@@ -88,6 +88,9 @@ class Settings:
     prefixCacheMb: Count = 1024
     # Prefill the prompt where the editor says the user is about to type (santa/prefill).
     warmUp: bool = True
+    # Generations ahead of their request (santa_lsp/ahead.py); defaults from the realtime bench.
+    keepAgreeing: bool = False  # typing what the running generation writes does not cancel it
+    prefetchNext: bool = False  # make the suggestion after accepting the one shown, in idle time
 
     def update(self, raw: object) -> tuple[Settings, list[str]]:
         """These settings with the valid keys of `raw` (flat or under `santaLsp`) applied, and a

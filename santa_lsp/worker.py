@@ -31,14 +31,22 @@ class Worker:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: kept in sets, compared by identity
 class Job:
     """One generation, cancellable from the event loop before or while the worker runs it."""
 
     start: Callable[[], model.Generation]
+    # What the first candidate has written so far (read on the event loop: a kept-alive
+    # generation lives on while the user types what it writes, santa_lsp/ahead.py).
+    text: str = ""
+    done: bool = False
     _cancelled: bool = False
     _generation: model.Generation | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
 
     def cancel(self) -> None:
         with self._lock:
@@ -48,12 +56,20 @@ class Job:
 
     def __call__(self) -> list[model.Completion] | None:
         """Run on the worker: every candidate, best first; None if cancelled before it could start."""
+        try:
+            return self._run()
+        finally:
+            self.done = True
+
+    def _run(self) -> list[model.Completion] | None:
         with self._lock:
             if self._cancelled:
                 log.debug("generation cancelled before it started")
                 return None
-            self._generation = self.start()
-        completion = self._generation.wait()
+            generation = self._generation = self.start()
+        for piece in generation:
+            self.text += piece
+        completion = generation.wait()
         if completion.finish_reason == "cancelled":
             log.debug("generation cancelled after %d new tokens", len(completion.token_ids))
-        return self._generation.results
+        return generation.results

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from santa_lsp import crossfile
+from santa_lsp.ahead import Ahead
 from santa_lsp.documents import Document
 from santa_lsp.remote import RemoteJob
 from santa_lsp.typed_ahead import Shown
@@ -35,6 +36,9 @@ class PromptWindow:
 class OpenDocument:
     doc: Document
     job: Job | RemoteJob | None = None  # the generation running for it, local or remote: latest wins
+    # The local generation whose suggestions a later request may take (santa_lsp/ahead.py): that
+    # request's place agrees with it, so latest-wins spares it.
+    ahead: Ahead | None = None
     shown: list[Shown] = field(default_factory=list)  # the candidates last shown, best first
     window: PromptWindow = field(default_factory=PromptWindow)
     _chunks: tuple[int, list[crossfile.Chunk]] | None = None  # at a version of the text
@@ -53,6 +57,9 @@ class OpenDocument:
         if self.job is not None:
             self.job.cancel()
             self.job = None
+        if self.ahead is not None:
+            self.ahead.job.cancel()
+            self.ahead = None
 
     def reset(self) -> None:
         """Keep the text only: what a new model must not inherit."""
