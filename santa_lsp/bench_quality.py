@@ -8,7 +8,8 @@ part cut back to a word boundary (VS Code's accept-word, Neovim's partial accept
 is one keystroke. The indentation an editor inserts after a newline is free.
 
 quality mode waits for every answer, with no time budget, so only what is suggested counts. realtime mode types at
-human speed and a suggestion counts only if it arrived before the next keystroke.
+human speed and a suggestion counts only if it arrived before the next keystroke. Both report the
+latency of the suggestions that follow a whole suggestion accepted (what `prefetchNext` is for).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class Tally:
     junk_loop: int = 0
     junk_broken: int = 0
     late: int = 0  # realtime: answered after the next keystroke
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # of the answers with a suggestion
+    after_accept_ms: list[float] = field(default_factory=list)  # of those asked right after a whole accept
 
     def add(self, other: Tally) -> None:
         for name, value in vars(other).items():
@@ -94,6 +96,8 @@ class Tally:
             "late": self.late,
             "p50_ms": pct(self.latencies_ms, 50) if self.latencies_ms else None,
             "p95_ms": pct(self.latencies_ms, 95) if self.latencies_ms else None,
+            "after_accept": len(self.after_accept_ms),
+            "after_accept_p50_ms": pct(self.after_accept_ms, 50) if self.after_accept_ms else None,
         }  # fmt: skip
 
 
@@ -257,6 +261,7 @@ class Typist:
         self.line = region.before.count("\n")
         self.left = region.before[region.before.rfind("\n") + 1 :]  # the cursor line, left of the cursor
         self.dropped: list[asyncio.Future[tuple[str, float]]] = []  # realtime: answers that came too late
+        self.accepted = False  # the last keystroke accepted a whole suggestion
 
     async def run(self) -> None:
         region = self.region
@@ -276,6 +281,7 @@ class Typist:
                 continue
             self._insert(region.typed[self.done])
             self.tally.keystrokes += 1
+            self.accepted = False
         await asyncio.gather(*self.dropped)
         self.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(self.uri)))
 
@@ -315,6 +321,7 @@ class Typist:
         if take:
             self._insert(region.typed[self.done : self.done + take])
             tally.keystrokes += 1
+        self.accepted = take == len(suggestion)
         return take > 0
 
     def _insert_free(self) -> None:
@@ -340,7 +347,7 @@ class Typist:
             text_document=types.TextDocumentIdentifier(self.uri),
             position=types.Position(self.line, _utf16(self.left)),
         )
-        started = time.perf_counter()
+        started, after_accept = time.perf_counter(), self.accepted
         self.tally.requests += 1
         result = await self.client.text_document_inline_completion_async(params)
         elapsed = 1000 * (time.perf_counter() - started)
@@ -348,6 +355,8 @@ class Typist:
         text = str(items[0].insert_text) if items else ""
         if text:
             self.tally.latencies_ms.append(elapsed)
+            if after_accept:
+                self.tally.after_accept_ms.append(elapsed)
         return text, elapsed
 
 
@@ -439,7 +448,7 @@ def table(result: dict[str, Any]) -> str:
         f"{result['mode']} mode, split {result['split']}: {result['files']} files, {result['regions']} regions "
         f"({', '.join(f'{n} {kind}' for kind, n in result['region_kinds'].items())})",
         f"{'setting':<32} {'language':<11} {'chars':>6} {'saved':>6} {'shown':>6} {'acc.full':>8} {'partial':>7} "
-        f"{'not acc.':>8} {'junk':>10} {'late':>5} {'p50 ms':>7} {'p95 ms':>7}",
+        f"{'not acc.':>8} {'junk':>10} {'late':>5} {'p50 ms':>7} {'p95 ms':>7} {'after acc.':>10} {'p50 ms':>7}",
     ]
     for arm in result["arms"]:
         for language, s in [*arm["languages"].items(), ("overall", arm["overall"])]:
@@ -447,7 +456,8 @@ def table(result: dict[str, Any]) -> str:
             rows.append(
                 f"{arm['label'][:32]:<32} {language:<11} {s['chars']:>6} {s['keystrokes_saved']:>6.1%} {s['shown']:>6} "
                 f"{s['accepted_full']:>8} {s['accepted_partial']:>7} {s['shown_not_accepted_rate']:>8.1%} "
-                f"{junk:>10} {s['late']:>5} {_ms(s['p50_ms']):>7} {_ms(s['p95_ms']):>7}"
+                f"{junk:>10} {s['late']:>5} {_ms(s['p50_ms']):>7} {_ms(s['p95_ms']):>7} "
+                f"{s['after_accept']:>10} {_ms(s['after_accept_p50_ms']):>7}"
             )
     return "\n".join(rows + [_interval_row(arm, result["arms"][0]["label"]) for arm in result["arms"]])
 
