@@ -1,0 +1,94 @@
+"""Generations ahead of their request (santa_lsp/ahead.py): one kept alive while the user types
+what it writes (`keepAgreeing`), and the suggestion after an accept made in idle time
+(`prefetchNext`). What ran is read from santa/metrics; nothing here is timed.
+
+Two documents with the same text and no cross-file context get the same prompt: one of them
+tells what the model writes, the other is where the test types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.lsp_support import inline, insert, metrics, open_doc, start
+
+# A blank top-level line: the block it starts has no end, so a generation runs to its token limit.
+CODE = "import os\n\n"
+SEEN = "file:///work/seen.py"  # where the test learns what the model writes
+TYPED = "file:///work/typed.py"  # where it types
+# No cross-file context (the two documents' prompts are the same), no prefix cache (the same
+# numbers for the same prompt) and no typed-ahead cache (a second generation is a model call).
+SAME = {"crossFile": False, "cache": False}
+
+
+def request(client: LanguageClient, uri: str, line: int, character: int) -> asyncio.Future:
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(line, character),
+    )
+    return asyncio.wrap_future(client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params))
+
+
+def text(answer: types.InlineCompletionList) -> str:
+    return str(answer.items[0].insert_text) if answer.items else ""
+
+
+def end_of(line: int, column: int, inserted: str) -> tuple[int, int]:
+    """Where the cursor is once `inserted` is written at (line, column)."""
+    if "\n" not in inserted:
+        return line, column + len(inserted)
+    return line + inserted.count("\n"), len(inserted) - inserted.rfind("\n") - 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("keep", "agreeing"), [(True, True), (True, False), (False, True)])
+async def test_typing_what_the_running_generation_writes_keeps_it(
+    client: LanguageClient, slow_model: Path, keep: bool, agreeing: bool
+) -> None:
+    await start(client, slow_model, maxNewTokens=200, keepAgreeing=keep, **SAME)
+    open_doc(client, CODE, SEEN)
+    open_doc(client, CODE, TYPED)
+    written = text(await inline(client, 1, 0, SEEN))
+    assert len(written) > 4
+    first = request(client, TYPED, 1, 0)  # a long generation, under way when the user types
+    await asyncio.sleep(0.5)  # it has written its first tokens: the typed text agrees with them, or not
+    typed = written[:2] if agreeing else ("Q" if written[0] != "Q" else "Z")
+    insert(client, 1, 0, typed, 2, TYPED)
+    second = await inline(client, 1, len(typed), TYPED)
+    figures = await metrics(client)
+    if keep and agreeing:  # answered from the first request's generation: no second one
+        assert text(second) == written[2:]
+        assert text(await first) == written
+        assert (figures["keptAlive"], figures["modelCalls"], figures["cancelled"]) == (1, 2, 0)
+    else:  # latest wins: the first generation is cancelled, the second request makes its own
+        assert not (await first).items
+        assert (figures["keptAlive"], figures["modelCalls"], figures["cancelled"]) == (0, 2, 1)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("edit_elsewhere", [False, True])
+async def test_the_suggestion_after_an_accept_is_prefetched(
+    client: LanguageClient, tiny_model: Path, edit_elsewhere: bool
+) -> None:
+    await start(client, tiny_model, prefetchNext=True, **SAME)
+    open_doc(client, CODE, TYPED)
+    shown = text(await inline(client, 1, 0, TYPED))
+    assert shown
+    version = 2
+    if edit_elsewhere:  # any edit but the accept cancels the prefetch
+        insert(client, 0, 0, "#", version, TYPED)
+        version += 1
+    line = 1
+    insert(client, line, 0, shown, version, TYPED)  # the user accepts it
+    after = await inline(client, *end_of(line, 0, shown), TYPED)
+    assert (await metrics(client))["prefetchHits"] == int(not edit_elsewhere)
+    if not edit_elsewhere:  # what a fresh generation gives there
+        accepted = CODE.replace("\n\n", "\n" + shown + "\n", 1)
+        open_doc(client, accepted, SEEN)
+        assert text(after) == text(await inline(client, *end_of(line, 0, shown), SEEN))
