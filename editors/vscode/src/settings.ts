@@ -28,6 +28,8 @@ export interface ServerSettings {
   candidates: number;
   cache: boolean;
   warmUp: boolean;
+  keepAgreeing: boolean;
+  prefetchNext: boolean;
   prefixCacheMb: number;
 }
 
@@ -66,6 +68,8 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   candidates: 1,
   cache: true,
   warmUp: true,
+  keepAgreeing: false,
+  prefetchNext: false,
   prefixCacheMb: 1024,
 });
 
@@ -161,6 +165,8 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
     candidates: int(get("candidates"), DEFAULTS.candidates, 1, MAX_CANDIDATES),
     cache: bool(get("cache"), DEFAULTS.cache),
     warmUp: bool(get("warmUp"), DEFAULTS.warmUp),
+    keepAgreeing: bool(get("keepAgreeing"), DEFAULTS.keepAgreeing),
+    prefetchNext: bool(get("prefetchNext"), DEFAULTS.prefetchNext),
     prefixCacheMb: int(get("prefixCacheMb"), DEFAULTS.prefixCacheMb, 0),
   };
   // An empty model means "the server's packaged model": leave the key out so the server keeps it.

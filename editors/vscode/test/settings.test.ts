@@ -59,6 +59,8 @@ describe("toServerSettings", () => {
         candidates: 3,
         cache: false,
         warmUp: false,
+        keepAgreeing: true,
+        prefetchNext: true,
         prefixCacheMb: 256,
       }),
     );
@@ -88,6 +90,8 @@ describe("toServerSettings", () => {
       candidates: 3,
       cache: false,
       warmUp: false,
+      keepAgreeing: true,
+      prefetchNext: true,
       prefixCacheMb: 256,
     });
   });

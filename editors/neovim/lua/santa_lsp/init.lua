@@ -35,6 +35,8 @@ local SERVER_KEYS = {
   -- server extensions (docs/protocol.md)
   cache = "boolean",
   warmUp = "boolean",
+  keepAgreeing = "boolean",
+  prefetchNext = "boolean",
   prefixCacheMb = "number",
 }
 
