@@ -1,7 +1,8 @@
 """One completion request, from a cursor to a suggestion: typed-ahead cache, prompt, model, rules.
 
 Latest wins: a new request for a document cancels the generation still running for it, so
-the model never works on text the user has already typed past. The generation runs on the local
+the model never works on text the user has already typed past (unless it agrees with that text:
+`keepAgreeing`, below). The generation runs on the local
 runtime (worker.py) or on an inference server (remote.py); everything around it is the same. What a
 request leaves behind for the next one (the running job, local or remote, the suggestions shown, the
 prompt window) is kept in the document's record (santa_lsp/workspace.py), not here.
