@@ -9,7 +9,8 @@ is one keystroke. The indentation an editor inserts after a newline is free.
 
 quality mode waits for every answer, with no time budget, so only what is suggested counts. realtime mode types at
 human speed and a suggestion counts only if it arrived before the next keystroke. Both report the
-latency of the suggestions that follow a whole suggestion accepted (what `prefetchNext` is for).
+latency of the answer (a suggestion or none) to the request right after a whole suggestion is
+accepted (what `prefetchNext` is for).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Tally:
     junk_broken: int = 0
     late: int = 0  # realtime: answered after the next keystroke
     latencies_ms: list[float] = field(default_factory=list)  # of the answers with a suggestion
-    after_accept_ms: list[float] = field(default_factory=list)  # of those asked right after a whole accept
+    after_accept_ms: list[float] = field(default_factory=list)  # of every answer asked right after a whole accept
 
     def add(self, other: Tally) -> None:
         for name, value in vars(other).items():
@@ -355,8 +356,8 @@ class Typist:
         text = str(items[0].insert_text) if items else ""
         if text:
             self.tally.latencies_ms.append(elapsed)
-            if after_accept:
-                self.tally.after_accept_ms.append(elapsed)
+        if after_accept:
+            self.tally.after_accept_ms.append(elapsed)
         return text, elapsed
 
 

@@ -112,7 +112,9 @@ class Completer:
             entry.cancel()  # latest wins: whatever ran for this document is stale now
         elif ahead.answers(doc, cursor):
             hits = await self._take(ahead, cursor.line, left, right, settings)
-            if hits or entry.doc.version != version:  # a newer request has this document now
+            # A prefetch made at this very place had this request's prompt: nothing is nothing.
+            exact = ahead.prefetched and ahead.typed(doc) == ahead.given
+            if hits or exact or entry.doc.version != version:  # (or a newer request has the document now)
                 return hits[: settings.candidates]
         # else a prefetch, while the user types through the suggestion it follows: the cache answers
         if settings.cache and (
