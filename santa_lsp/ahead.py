@@ -42,8 +42,8 @@ class Ahead:
     def typed(self, doc: Document) -> str | None:
         """The text typed at the place since it was asked; None if the document around it is
         no longer the place's (text left or right of the cursor changed)."""
-        last = self.line + len(doc.lines) - self.line_count
-        if not self.line <= last < len(doc.lines):
+        last = self._last_line(doc)
+        if last is None:
             return None
         region = "\n".join(strip_end(line) for line in doc.lines[self.line : last + 1])
         if len(region) < len(self.left) + len(self.right):
@@ -66,21 +66,24 @@ class Ahead:
         typed = self.typed(doc)
         if typed is None or len(typed) < len(self.given):
             return False
-        end_line = self.line + typed.count("\n")
-        end_column = len(self.left) + len(typed) if end_line == self.line else len(typed) - typed.rfind("\n") - 1
-        return (cursor.line, cursor.column) == (end_line, end_column) and self.agrees(typed)
+        return cursor == end_of(Cursor(self.line, len(self.left)), typed) and self.agrees(typed)
 
     def holds(self, doc: Document, start: tuple[int, int], end: tuple[int, int]) -> bool:
         """Whether an edit of the range between two LSP positions, made to `doc` as it is now,
         only touches the text typed at the place (not the text left or right of it)."""
-        last = self.line + len(doc.lines) - self.line_count
-        if not self.line <= last < len(doc.lines):
+        last = self._last_line(doc)
+        if last is None:
             return False
         try:
             first, last_column = doc.index(*start), len(strip_end(doc.lines[last])) - len(self.right)
             return (self.line, len(self.left)) <= first and doc.index(*end) <= (last, last_column)
         except PositionError:
             return False
+
+    def _last_line(self, doc: Document) -> int | None:
+        """The line of the document where the text typed at the place ends (None: not a line)."""
+        last = self.line + len(doc.lines) - self.line_count
+        return last if self.line <= last < len(doc.lines) else None
 
 
 def accepted(doc: Document, cursor: Cursor, suggestion: Suggestion) -> tuple[Document, Cursor]:
@@ -90,7 +93,11 @@ def accepted(doc: Document, cursor: Cursor, suggestion: Suggestion) -> tuple[Doc
     start = to_units(line, cursor.column, doc.encoding)
     end = to_units(line, cursor.column + suggestion.replace, doc.encoding)
     after.edit((cursor.line, start), (cursor.line, end), suggestion.text)
-    text = suggestion.text
+    return after, end_of(cursor, suggestion.text)
+
+
+def end_of(cursor: Cursor, text: str) -> Cursor:
+    """Where the cursor is once `text` is written at it."""
     if "\n" not in text:
-        return after, Cursor(cursor.line, cursor.column + len(text))
-    return after, Cursor(cursor.line + text.count("\n"), len(text) - text.rfind("\n") - 1)
+        return Cursor(cursor.line, cursor.column + len(text))
+    return Cursor(cursor.line + text.count("\n"), len(text) - text.rfind("\n") - 1)

@@ -209,7 +209,7 @@ class Completer:
         if engine is None or doc.version != version:
             return
         after, at = accepted(doc, cursor, suggestion)
-        if entry.ahead is not None and entry.ahead.answers(after, at):
+        if entry.ahead is not None and entry.ahead.prefetched and entry.ahead.answers(after, at):
             return  # the rest of a suggestion whose acceptance is prefetched already
         # A copy of the window: the prompt is the one a request there would build, and the real
         # document's window stays where it is if the suggestion is not taken.

@@ -81,7 +81,7 @@ class SantaServer(LanguageServer):
                 at_place = False
                 doc.replace_all(change.text)
         if ahead is not None and at_place and ahead.agrees(ahead.typed(doc)):
-            ahead.kept = True  # the user types what it writes (or accepted what it follows)
+            ahead.kept = ahead.kept or not ahead.job.done  # spared (the user types what it writes)
         else:
             entry.cancel()  # the text it was working on is gone
 

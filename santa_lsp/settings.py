@@ -89,7 +89,7 @@ class Settings:
     # Prefill the prompt where the editor says the user is about to type (santa/prefill).
     warmUp: bool = True
     # Generations ahead of their request (santa_lsp/ahead.py); defaults from the realtime bench.
-    keepAgreeing: bool = False  # typing what the running generation writes does not cancel it
+    keepAgreeing: bool = True  # typing what the running generation writes does not cancel it
     prefetchNext: bool = False  # make the suggestion after accepting the one shown, in idle time
 
     def update(self, raw: object) -> tuple[Settings, list[str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from tests.lsp_support import inline, insert, metrics, open_doc, start
@@ -26,13 +27,14 @@ TYPED = "file:///work/typed.py"  # where it types
 SAME = {"crossFile": False, "cache": False}
 
 
-def request(client: LanguageClient, uri: str, line: int, character: int) -> asyncio.Future:
+def request(client: LanguageClient, uri: str, line: int, character: int, msg_id: str) -> asyncio.Future:
     params = types.InlineCompletionParams(
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
         text_document=types.TextDocumentIdentifier(uri),
         position=types.Position(line, character),
     )
-    return asyncio.wrap_future(client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params))
+    future = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
+    return asyncio.wrap_future(future)
 
 
 def text(answer: types.InlineCompletionList) -> str:
@@ -47,24 +49,32 @@ def end_of(line: int, column: int, inserted: str) -> tuple[int, int]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("keep", "agreeing"), [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize(
+    ("keep", "agreeing", "client_cancels"),
+    [(True, True, False), (True, True, True), (True, False, False), (False, True, False)],
+)
 async def test_typing_what_the_running_generation_writes_keeps_it(
-    client: LanguageClient, slow_model: Path, keep: bool, agreeing: bool
+    client: LanguageClient, slow_model: Path, keep: bool, agreeing: bool, client_cancels: bool
 ) -> None:
+    """Also when the editor cancels the first request as the user types (VS Code does)."""
     await start(client, slow_model, maxNewTokens=200, keepAgreeing=keep, **SAME)
     open_doc(client, CODE, SEEN)
     open_doc(client, CODE, TYPED)
     written = text(await inline(client, 1, 0, SEEN))
     assert len(written) > 4
-    first = request(client, TYPED, 1, 0)  # a long generation, under way when the user types
+    first = request(client, TYPED, 1, 0, "first")  # a long generation, under way when the user types
     await asyncio.sleep(0.5)  # it has written its first tokens: the typed text agrees with them, or not
     typed = written[:2] if agreeing else ("Q" if written[0] != "Q" else "Z")
     insert(client, 1, 0, typed, 2, TYPED)
+    if client_cancels:
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="first"))
+        with pytest.raises(JsonRpcException):
+            await first
     second = await inline(client, 1, len(typed), TYPED)
     figures = await metrics(client)
     if keep and agreeing:  # answered from the first request's generation: no second one
         assert text(second) == written[2:]
-        assert text(await first) == written
+        assert client_cancels or text(await first) == written
         assert (figures["keptAlive"], figures["modelCalls"], figures["cancelled"]) == (1, 2, 0)
     else:  # latest wins: the first generation is cancelled, the second request makes its own
         assert not (await first).items

@@ -43,8 +43,9 @@ async def settle(client: LanguageClient, max_new_tokens: int) -> None:
 
 
 async def generating(client: LanguageClient, slow_model: Path, msg_id: str, **options: object) -> asyncio.Future:
-    """A long generation under way for CODE's document, and its request."""
-    await start(client, slow_model, maxNewTokens=LONG, **options)
+    """A long generation under way for CODE's document, and its request. Latest wins as such:
+    no generation is spared for agreeing with the typing (tests/test_lsp_ahead.py)."""
+    await start(client, slow_model, maxNewTokens=LONG, keepAgreeing=False, **options)
     open_doc(client, CODE)
     pending = request(client, msg_id)
     await asyncio.sleep(0.5)  # the generation is under way

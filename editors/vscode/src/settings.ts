@@ -68,7 +68,7 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   candidates: 1,
   cache: true,
   warmUp: true,
-  keepAgreeing: false,
+  keepAgreeing: true,
   prefetchNext: false,
   prefixCacheMb: 1024,
 });

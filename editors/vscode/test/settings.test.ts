@@ -59,7 +59,7 @@ describe("toServerSettings", () => {
         candidates: 3,
         cache: false,
         warmUp: false,
-        keepAgreeing: true,
+        keepAgreeing: false,
         prefetchNext: true,
         prefixCacheMb: 256,
       }),
@@ -90,7 +90,7 @@ describe("toServerSettings", () => {
       candidates: 3,
       cache: false,
       warmUp: false,
-      keepAgreeing: true,
+      keepAgreeing: false,
       prefetchNext: true,
       prefixCacheMb: 256,
     });
