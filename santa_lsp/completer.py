@@ -65,8 +65,8 @@ class Metrics:
     unsureDropped: int = 0
     duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
     warmUps: int = 0  # prompts prefilled ahead of a request (santa/prefill) to the end
-    keptAlive: int = 0  # requests answered by an earlier request's generation, kept alive (keepAgreeing)
-    prefetchHits: int = 0  # requests answered by a generation made before the accept (prefetchNext)
+    keptAlive: int = 0  # requests given a suggestion by an earlier request's generation, kept alive (keepAgreeing)
+    prefetchHits: int = 0  # requests given a suggestion by a generation made before the accept (prefetchNext)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
