@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import model
@@ -33,7 +32,7 @@ from santa_lsp.syntax import valid_part
 from santa_lsp.typed_ahead import Shown
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.worker import Job, Worker
-from santa_lsp.workspace import OpenDocument
+from santa_lsp.workspace import OpenDocument, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,7 @@ class Metrics:
     unsureDropped: int = 0
     duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
     warmUps: int = 0  # prompts prefilled ahead of a request (santa/prefill) to the end
+    recentEditPrompts: int = 0  # prompts of requests that carried recently edited regions (recentEdits)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -71,18 +71,18 @@ class Completer:
         self._warming: Job | None = None  # the warm-up running or queued: any request cancels it
 
     async def complete(
-        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace
     ) -> list[Suggestion]:
         """The suggestions worth showing at the cursor, best first and distinct (none: [])."""
         self.metrics.requests += 1
         self._requests_in_flight += 1
         try:
-            return await self._complete(entry, cursor, settings, others)
+            return await self._complete(entry, cursor, settings, workspace)
         finally:
             self._requests_in_flight -= 1
 
     async def _complete(
-        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace
     ) -> list[Suggestion]:
         self._stop_warming()  # a request never waits behind a warm-up
         entry.cancel()  # latest wins: whatever ran for this document is stale now
@@ -97,9 +97,11 @@ class Completer:
         source = self._source()
         if source is None or not self.host.ready:
             return []
-        prompt, config = self._prompt(source, entry, cursor, settings, others)
+        prompt, config = self._prompt(source, entry, cursor, settings, workspace)
         if prompt is None:
             return []
+        if prompt.recent_tokens:
+            self.metrics.recentEditPrompts += 1
         if isinstance(source, RemoteModel):  # one candidate: the servers' FIM endpoints give one
             completions = await self._ask(entry, source, _remote_request(prompt, config, settings))
         else:
@@ -112,14 +114,12 @@ class Completer:
             ]
         return [suggestion for suggestion, _ in kept]
 
-    async def warm(
-        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
-    ) -> None:
+    async def warm(self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace) -> None:
         """Prefill the prompt a request at the cursor would have, if the local model is idle."""
         engine = self.host.engine if self.host.remote is None and self.host.ready else None
         if engine is None or self._requests_in_flight or self._warming is not None or entry.job is not None:
             return
-        prompt, config = self._prompt(engine, entry, cursor, settings, others)
+        prompt, config = self._prompt(engine, entry, cursor, settings, workspace)
         prefill_only = dataclasses.replace(config.gen, max_new_tokens=0)
         job = _job(engine, prompt, prefill_only, config.fim_mode) if prompt else None
         if job is None:
@@ -139,13 +139,14 @@ class Completer:
 
     def _prompt(
         self, source: model.Engine | RemoteModel, entry: OpenDocument, cursor: Cursor, settings: Settings,
-        others: Iterable[OpenDocument],
+        workspace: Workspace,
     ) -> tuple[Prompt | None, _Config]:  # fmt: skip
         """The prompt at the cursor and its generation settings (no prompt: nothing to ask)."""
         builder = self._builder_for(source)[0]
         max_new = max(1, min(settings.maxNewTokens, source.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
-        prompt = builder.build(entry, cursor, max_new, others, cross)
+        recent = settings.recentEditsTokens if settings.recentEdits else 0
+        prompt = builder.build(entry, cursor, max_new, workspace, cross, workspace.recent, recent)
         config = _config(settings, prompt, max_new)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", entry.uri)

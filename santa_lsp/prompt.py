@@ -1,22 +1,27 @@
 """From a cursor in a document to the prefix and suffix texts of a fill-in-the-middle prompt.
 
-The prefix text is the cross-file context followed by the prefix window; the engine lays the
-two texts out in model.fim's order, whose budget and suffix share are the ones used here, so it
-never has to cut a prompt built here. In the default SPM order the suffix does not change while
-the user types on one line, and the cross-file context and the prefix window's start only change
-when the window is re-placed, so consecutive prompts share all but their last tokens.
+The prefix text is the context (cross-file chunks, then the regions the user edited recently
+elsewhere) followed by the prefix window; the engine lays the two texts out in model.fim's order,
+whose budget and suffix share are the ones used here, so it never has to cut a prompt built here.
+In the default SPM order the suffix does not change while the user types on one line, and the
+context and the prefix window's start only change when the window is re-placed (it no longer
+fits, or the user went on to edit elsewhere), so consecutive prompts share all but their last tokens.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from model import fim
 from santa_lsp import crossfile
+from santa_lsp.recent import RecentEdits
 from santa_lsp.situation import Situation, situation
 from santa_lsp.window import Cursor, TokenCounter, prefix_window, suffix_window
 from santa_lsp.workspace import OpenDocument
+
+log = logging.getLogger(__name__)
 
 # Per-line token counts are an upper bound of the real length; this covers the rare opposite.
 MARGIN = 8
@@ -24,13 +29,14 @@ MARGIN = 8
 
 @dataclass(frozen=True)
 class Prompt:
-    prefix: str  # the cross-file context, then the prefix window
+    prefix: str  # the context, then the prefix window
     suffix: str
     situation: Situation
     prefix_tokens: int
     suffix_tokens: int
     context_tokens: int
-    context: str = ""  # the cross-file context alone (llama.cpp takes it apart: santa_lsp/remote.py)
+    context: str = ""  # the context alone (llama.cpp takes it apart: santa_lsp/remote.py)
+    recent_tokens: int = 0  # of the context, those of recently edited regions
 
     @property
     def window(self) -> str:
@@ -56,7 +62,10 @@ class PromptBuilder:
         max_new_tokens: int,
         others: Iterable[OpenDocument],
         cross_tokens: int,
+        recent: RecentEdits | None = None,
+        recent_tokens: int = 0,
     ) -> Prompt:
+        """`recent` and `recent_tokens`: the ring of recent edits and its budget (None, 0: off)."""
         doc, window = entry.doc, entry.window
         budget = self.budget(max_new_tokens)
         suffix, suffix_tokens = suffix_window(doc.lines, cursor, fim.suffix_budget(budget), self.count)
@@ -64,13 +73,25 @@ class PromptBuilder:
         prefix, prefix_tokens, anchor = prefix_window(
             doc.lines, cursor, room - window.context_tokens, window.anchor, self.count
         )
-        if anchor != window.anchor:
-            # The window moves: the one moment the cross-file context may change as well.
-            window.context, window.context_tokens = self._context(entry, cursor, others, min(cross_tokens, room // 4))
+        ring_version = recent.version if recent is not None and recent_tokens > 0 else None
+        if anchor != window.anchor or ring_version != window.recent_version:
+            # The window moves, or the user went on to edit elsewhere: the one moment the context
+            # may change as well.
+            cross, cross_used = self._cross_file(entry, cursor, others, min(cross_tokens, room // 4))
+            # The window is placed as if the recent edits took their whole share, so that those
+            # chosen are the ones outside it (it keeps that place: it fits with what they took).
+            share = min(recent_tokens, room // 4) if recent is not None else 0
             prefix, prefix_tokens, anchor = prefix_window(
-                doc.lines, cursor, room - window.context_tokens, None, self.count
+                doc.lines, cursor, room - cross_used - share, None, self.count
             )
-            window.anchor = anchor
+            last_line = cursor.line + suffix.count("\n")
+            edits, edits_used = (
+                recent.context(doc.uri, anchor, last_line, share, self.count) if recent and share > 0 else ("", 0)
+            )
+            if edits:  # the user's code, as DEBUG logs every message anyway
+                log.debug("recent edits in the prompt of %s (%d tokens): %r", doc.uri, edits_used, edits)
+            window.context, window.context_tokens = cross + edits, cross_used + edits_used
+            window.anchor, window.recent_version, window.recent_tokens = anchor, ring_version, edits_used
         return Prompt(
             window.context + prefix,
             suffix,
@@ -79,9 +100,10 @@ class PromptBuilder:
             suffix_tokens,
             window.context_tokens,
             window.context,
+            window.recent_tokens,
         )
 
-    def _context(
+    def _cross_file(
         self, entry: OpenDocument, cursor: Cursor, others: Iterable[OpenDocument], budget: int
     ) -> tuple[str, int]:
         if budget <= 0:

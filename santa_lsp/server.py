@@ -70,11 +70,14 @@ class SantaServer(LanguageServer):
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start, end = change.range.start, change.range.end
                 try:
-                    doc.edit((start.line, start.character), (end.line, end.character), change.text)
+                    edit = doc.edit((start.line, start.character), (end.line, end.character), change.text)
                 except PositionError as exc:
                     log.warning("didChange for %s: %s; the change is ignored", doc.uri, exc)
+                    continue
+                self.documents.recent.edited(doc.uri, doc.lines, edit)
             else:
                 doc.replace_all(change.text)
+                self.documents.recent.forget(doc.uri)
 
     def close_document(self, uri: str) -> None:
         self.documents.close(uri)

@@ -14,7 +14,16 @@ from lsprotocol import types
 
 import model
 from santa_lsp import bench_quality
-from santa_lsp.bench_quality import Region, Tally, Typist, accepted_length, auto_indent, is_loop, junk_kind
+from santa_lsp.bench_quality import (
+    Region,
+    Tally,
+    accepted_length,
+    auto_indent,
+    is_loop,
+    junk_kind,
+    one_per_document,
+    type_session,
+)
 from santa_lsp.documents import Document
 
 FILE = "def total(price, qty):\n    amount = price * qty\n    return amount\n"
@@ -60,8 +69,7 @@ class ScriptedClient:
 
 
 def type_region(client: ScriptedClient, region: Region, rng: random.Random | None = None) -> Tally:
-    tally = Tally()
-    asyncio.run(Typist(client, region, tally, rng).run())  # type: ignore[arg-type]
+    [tally] = asyncio.run(type_session(client, one_per_document([region])[0], rng))  # type: ignore[arg-type]
     return tally
 
 
