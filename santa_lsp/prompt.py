@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from model import fim
 from santa_lsp import crossfile
+from santa_lsp.documents import Document
 from santa_lsp.recent import RecentEdits
 from santa_lsp.situation import Situation, situation
 from santa_lsp.window import Cursor, TokenCounter, prefix_window, suffix_window
@@ -78,16 +79,13 @@ class PromptBuilder:
             # The window moves, or the user went on to edit elsewhere: the one moment the context
             # may change as well.
             cross, cross_used = self._cross_file(entry, cursor, others, min(cross_tokens, room // 4))
-            # The window is placed as if the recent edits took their whole share, so that those
-            # chosen are the ones outside it (it keeps that place: it fits with what they took).
-            share = min(recent_tokens, room // 4) if recent is not None else 0
-            prefix, prefix_tokens, anchor = prefix_window(
-                doc.lines, cursor, room - cross_used - share, None, self.count
-            )
-            last_line = cursor.line + suffix.count("\n")
-            edits, edits_used = (
-                recent.context(doc.uri, anchor, last_line, share, self.count) if recent and share > 0 else ("", 0)
-            )
+            room -= cross_used
+            edits, edits_used, start = "", 0, None
+            if recent is not None and recent_tokens > 0:
+                edits, edits_used, start = self._recent(
+                    recent, doc, cursor, suffix, room, min(recent_tokens, room // 4)
+                )
+            prefix, prefix_tokens, anchor = prefix_window(doc.lines, cursor, room - edits_used, start, self.count)
             if edits:  # the user's code, as DEBUG logs every message anyway
                 log.debug("recent edits in the prompt of %s (%d tokens): %r", doc.uri, edits_used, edits)
             window.context, window.context_tokens = cross + edits, cross_used + edits_used
@@ -102,6 +100,24 @@ class PromptBuilder:
             window.context,
             window.recent_tokens,
         )
+
+    def _recent(
+        self, recent: RecentEdits, doc: Document, cursor: Cursor, suffix: str, room: int, budget: int
+    ) -> tuple[str, int, int]:
+        """The recently edited regions for a window placed now, their tokens, and where that
+        window starts: the regions are those of lines it does not show.
+
+        Which those are depends on where the window starts, which depends on what the regions
+        take: the window is placed as if they took all of `budget` and the regions are chosen
+        outside it; the window is placed again with what they took, reaching higher when that
+        was less, and the regions chosen again outside it, within what the first took, so that
+        this window still fits beside them."""
+        last_line = cursor.line + suffix.count("\n")
+        edits, used, start = "", budget, cursor.line
+        for _ in range(2):
+            start = prefix_window(doc.lines, cursor, room - used, None, self.count)[2]
+            edits, used = recent.context(doc.uri, start, last_line, used, self.count)
+        return edits, used, start
 
     def _cross_file(
         self, entry: OpenDocument, cursor: Cursor, others: Iterable[OpenDocument], budget: int
