@@ -15,13 +15,20 @@ from santa_lsp.prompt import PromptBuilder
 from santa_lsp.recent import RecentEdits
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.workspace import OpenDocument
-from tests.lsp_support import inline, insert, metrics, open_doc, start
+from tests.lsp_support import inline, insert, make_printable_model, metrics, open_doc, start
 
 URI, OTHER = "file:///work/a.py", "file:///work/b.py"
-# A file far longer than the tiny model's window (256 tokens): its top is out of sight at its end.
-LONG = "def first(a):\n    return a\n\n" + "".join(f"value_{i} = {i}\n" for i in range(200))
-TOP, BOTTOM = (1, 4), (150, 0)  # inside `first`'s body; far below it
+# A file far longer than the model's window: its top is out of sight at its end.
+LONG = "def first(a):\n    return a\n\n" + "".join(f"value_{i} = {i}\n" for i in range(300))
+TOP, BOTTOM = (1, 4), (250, 0)  # inside `first`'s body; far below it
 PLACED = re.compile(r"recent edits in the prompt of \S+ \(\d+ tokens\): (.*)")
+
+
+@pytest.fixture(scope="module")
+def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with room for a region beside the window: a quarter of the prompt's room
+    is the most the regions may take, and 256 positions leave about 45 tokens for them."""
+    return make_printable_model(tmp_path_factory.mktemp("wide") / "model", n_positions=1024)
 
 
 def words(text: str) -> int:
@@ -146,9 +153,9 @@ async def edit_top_then_bottom(client: LanguageClient) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("on", [True, False])
 async def test_the_prompt_carries_the_region_edited_before(
-    client: LanguageClient, tiny_model: Path, capfd: pytest.CaptureFixture[str], on: bool
+    client: LanguageClient, wide_model: Path, capfd: pytest.CaptureFixture[str], on: bool
 ) -> None:
-    await start(client, tiny_model, recentEdits=on, crossFile=False)
+    await start(client, wide_model, recentEdits=on, crossFile=False)
     await edit_top_then_bottom(client)
     figures = await metrics(client)
     assert figures["modelCalls"] == 1
@@ -163,9 +170,9 @@ async def test_the_prompt_carries_the_region_edited_before(
 
 @pytest.mark.asyncio
 async def test_typing_on_at_the_new_site_reuses_the_prompt_with_the_regions(
-    client: LanguageClient, tiny_model: Path, capfd: pytest.CaptureFixture[str]
+    client: LanguageClient, wide_model: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    await start(client, tiny_model, recentEdits=True, crossFile=False)
+    await start(client, wide_model, recentEdits=True, crossFile=False)
     await edit_top_then_bottom(client)
     before = await metrics(client)
     line, column = BOTTOM[0], 1
@@ -183,7 +190,7 @@ async def test_typing_on_at_the_new_site_reuses_the_prompt_with_the_regions(
 
 
 @pytest.mark.asyncio
-async def test_a_budget_too_small_for_any_region_adds_none(client: LanguageClient, tiny_model: Path) -> None:
-    await start(client, tiny_model, recentEdits=True, recentEditsTokens=2, crossFile=False)
+async def test_a_budget_too_small_for_any_region_adds_none(client: LanguageClient, wide_model: Path) -> None:
+    await start(client, wide_model, recentEdits=True, recentEditsTokens=2, crossFile=False)
     await edit_top_then_bottom(client)
     assert (await metrics(client))["recentEditPrompts"] == 0
