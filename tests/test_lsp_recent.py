@@ -40,8 +40,8 @@ def edit_at(ring: RecentEdits, doc: Document, line: int, text: str) -> None:
     ring.edited(doc.uri, doc.lines, doc.edit((line, 0), (line, 0), text))
 
 
-def numbered(uri: str, lines: int = 100) -> Document:
-    return Document.from_text(uri, "python", 1, "".join(f"line_{i} = {i}\n" for i in range(lines)), "utf-16")
+def numbered(uri: str, lines: int = 100, name: str = "line") -> Document:
+    return Document.from_text(uri, "python", 1, "".join(f"{name}_{i} = {i}\n" for i in range(lines)), "utf-16")
 
 
 # --- the ring -------------------------------------------------------------------------------------
@@ -70,6 +70,14 @@ def test_the_ring_keeps_a_place_once_and_drops_near_copies() -> None:
     texts = [site.text for site in ring.ring]
     assert len(texts) == 2 and "elsewhere" in texts[0] and "second_visit" in texts[1]
     assert "first_visit" in texts[1]  # the place as it reads now
+    rewritten = "".join(f"rewritten_{i} = {i}\n" for i in range(8))
+    edit_at(ring, doc, ring.ring[0].first, rewritten)  # where "elsewhere" was typed
+    edit_at(ring, doc, 90, "z")  # rewritten beyond resemblance, it is still that place: once in the ring
+    assert [("second_visit" in site.text, "rewritten_0" in site.text) for site in ring.ring] == [
+        (True, False),
+        (False, True),
+    ]
+    assert sum("elsewhere" in site.text for site in ring.ring) == 1
     ring, doc, copy = RecentEdits(), numbered(URI), numbered(OTHER)
     edit_at(ring, doc, 40, "same = 1\n")
     edit_at(ring, copy, 40, "same = 1\n")  # the same lines in another document: a copy
@@ -92,10 +100,11 @@ def test_the_context_is_the_newest_that_fit_oldest_first_outside_the_window() ->
 
 
 def test_closing_a_document_forgets_its_places() -> None:
-    ring, doc, other = RecentEdits(), numbered(URI), numbered(OTHER)
+    ring, doc, other = RecentEdits(), numbered(URI), numbered(OTHER, name="other")
     edit_at(ring, doc, 10, "x")
     edit_at(ring, other, 10, "y")
     edit_at(ring, doc, 60, "z")
+    assert [site.uri for site in ring.ring] == [URI, OTHER]
     ring.forget(URI)
     assert [site.uri for site in ring.ring] == [OTHER] and ring.site is None
 
