@@ -74,9 +74,10 @@ class Workspace:
         self._open: dict[str, OpenDocument] = {}
         self.recent = RecentEdits()  # fed by the server's didChange, read by the prompt builder
 
-    def open(self, doc: Document) -> None:
+    def open(self, doc: Document) -> OpenDocument:
         self.close(doc.uri)  # opened again: nothing of the old text carries over
-        self._open[doc.uri] = OpenDocument(doc)
+        entry = self._open[doc.uri] = OpenDocument(doc)
+        return entry
 
     def close(self, uri: str) -> None:
         closed = self._open.pop(uri, None)
