@@ -77,7 +77,7 @@ class Settings:
     crossFile: bool = True
     crossFileTokens: Count = 256
     # Regions the user edited recently elsewhere, as context (santa_lsp/recent.py); off by
-    # default: no gain in `santa-lsp bench --quality --multi-site` (docs/performance.md).
+    # default: no measurable gain in `santa-lsp bench --quality --multi-site` (docs/performance.md).
     recentEdits: bool = False
     recentEditsTokens: Count = 128
     stats: bool = False
