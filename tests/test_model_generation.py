@@ -223,7 +223,9 @@ def test_int8_linear_quantises_each_row_on_its_own() -> None:
     exact = linear(x).detach()
     assert torch.cosine_similarity(together, exact, dim=-1).min() > 0.999
     row_error = (together - one_by_one).abs().amax(dim=-1) / exact.abs().amax(dim=-1)
-    assert row_error.max() < 0.02  # a prompt and decoding agree
+    # A prompt and decoding agree (the bound allows the 7-bit activations of CPUs without VNNI:
+    # model/quantize.py, REDUCE_RANGE); without the per-row ranges the error is about 1.
+    assert row_error.max() < 0.04
 
 
 def test_fp32_cpu_stores_wide_weights_input_major_and_keeps_ties(engine: model.Engine) -> None:
