@@ -11,6 +11,7 @@ import torch
 
 import model
 from model import GenerationConfig
+from model.decoding import CHUNK_STEP, FIRST_PREFILL_CHUNK, MAX_PREFILL_CHUNK, next_chunk
 from model.fim import fit_prefix_suffix
 from model.layout import can_pack_bf16
 from model.quantize import Int8Linear
@@ -102,6 +103,35 @@ def test_cancel_before_start_does_no_work(engine: model.Engine) -> None:
     generation.cancel()
     result = generation.wait()
     assert (result.finish_reason, result.token_ids) == ("cancelled", [])
+
+
+def test_prefill_chunks_take_about_the_target_time() -> None:
+    assert next_chunk(256, 1.0) == 64  # 77 tokens fit 0.3 s: rounded down to 64
+    assert next_chunk(256, 0.125) == 576  # 614 tokens
+    assert (next_chunk(64, 100.0), next_chunk(1024, 0.001)) == (CHUNK_STEP, MAX_PREFILL_CHUNK)
+
+
+def test_prefill_chunk_follows_the_measured_speed(engine: model.Engine) -> None:
+    decoder, ids = engine.decoder, list(range(200))
+    assert decoder.prefill_chunk == FIRST_PREFILL_CHUNK
+    engine.generate(ids, no_cache(max_new_tokens=1))
+    assert decoder.prefill_chunk == MAX_PREFILL_CHUNK  # a tiny model: 0.3 s holds more than the largest chunk
+
+
+def test_prefill_in_chunks_matches_one_pass_and_stops_between_chunks(engine: model.Engine) -> None:
+    decoder, ids = engine.decoder, list(range(200))
+    decoder.chunk_target_s, decoder.prefill_chunk = None, CHUNK_STEP
+    filled, logits = decoder.prefill(decoder.cache(1, len(ids)), ids, 0, threading.Event())
+    assert filled == len(ids) and logits is not None
+    assert (logits - engine.logits(ids)[-1]).abs().max() < 1e-4
+    cancel, run = threading.Event(), engine.net.forward
+
+    def cancel_after_one_chunk(*args: object, **kwargs: object) -> torch.Tensor:
+        cancel.set()
+        return run(*args, **kwargs)
+
+    engine.net.forward = cancel_after_one_chunk  # type: ignore[method-assign]
+    assert decoder.prefill(decoder.cache(1, len(ids)), ids, 0, cancel) == (CHUNK_STEP, None)
 
 
 def test_time_budget(engine: model.Engine) -> None:
