@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -111,11 +113,14 @@ def test_prefill_chunks_take_about_the_target_time() -> None:
     assert (next_chunk(64, 100.0), next_chunk(1024, 0.001)) == (CHUNK_STEP, MAX_PREFILL_CHUNK)
 
 
-def test_prefill_chunk_follows_the_measured_speed(engine: model.Engine) -> None:
-    decoder, ids = engine.decoder, list(range(200))
+def test_prefill_chunk_follows_the_measured_speed(engine: model.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = itertools.count()
+    clock = SimpleNamespace(perf_counter=lambda: 0.125 * next(ticks))  # every chunk takes 0.125 s
+    monkeypatch.setattr("model.decoding.time", clock)
+    decoder = engine.decoder
     assert decoder.prefill_chunk == FIRST_PREFILL_CHUNK
-    engine.generate(ids, no_cache(max_new_tokens=1))
-    assert decoder.prefill_chunk == MAX_PREFILL_CHUNK  # a tiny model: 0.3 s holds more than the largest chunk
+    engine.generate(list(range(200)), no_cache(max_new_tokens=1))  # chunks of 128, then 72 (too short to time)
+    assert decoder.prefill_chunk == 256  # 128 tokens per 0.125 s: 307 fit 0.3 s, rounded down to 64s
 
 
 def test_prefill_in_chunks_matches_one_pass_and_stops_between_chunks(engine: model.Engine) -> None:
