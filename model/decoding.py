@@ -29,13 +29,16 @@ log = logging.getLogger(__name__)
 DECODE_MODES = ("eager", "static", "graph", "compile")
 # Long prompts are prefilled in chunks so that cancellation is noticed between them and the
 # attention scores of a 2k-token prompt never have to exist all at once. A chunk is sized to take
-# about CHUNK_TARGET_S at the speed the last chunk ran at: on a CPU that prefills a 1.1B model at
-# a few hundred tokens/s, a newer request (latest wins) then waits a fraction of a second for the
-# one it cancels, not a 1024-token chunk's seconds. Sizes are multiples of CHUNK_STEP tokens.
+# about CHUNK_TARGET_S at the speed the last chunk ran at, so a newer request (latest wins) waits
+# less for the one it cancels. But each chunk reads every weight again: below 256 tokens that
+# cost 1.25-1.4x on a whole SantaCoder-shaped int8 prefill on 2 AVX2 cores, 256 cost 1.02x
+# (docs/performance.md), so a slow host gets 256-token chunks rather than 0.3 s ones.
+# Sizes are multiples of CHUNK_STEP tokens.
 CHUNK_TARGET_S = 0.3
 CHUNK_STEP = 64
+MIN_PREFILL_CHUNK = 256
 MAX_PREFILL_CHUNK = 1024
-FIRST_PREFILL_CHUNK = 128  # before any speed is known: a few tenths of a second for a 1.1B int8 model
+FIRST_PREFILL_CHUNK = MIN_PREFILL_CHUNK  # before any speed is known
 
 
 def check_mode(mode: str, device: torch.device) -> None:
@@ -53,7 +56,7 @@ def next_chunk(tokens: int, seconds: float, target_s: float = CHUNK_TARGET_S) ->
     grows to the largest, which a GPU's speed calls for anyway.
     """
     fitting = int(target_s * tokens / max(seconds, 1e-6)) // CHUNK_STEP * CHUNK_STEP
-    return min(max(fitting, CHUNK_STEP), MAX_PREFILL_CHUNK)
+    return min(max(fitting, MIN_PREFILL_CHUNK), MAX_PREFILL_CHUNK)
 
 
 class Decoder:

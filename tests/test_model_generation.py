@@ -13,7 +13,7 @@ import torch
 
 import model
 from model import GenerationConfig
-from model.decoding import CHUNK_STEP, FIRST_PREFILL_CHUNK, MAX_PREFILL_CHUNK, next_chunk
+from model.decoding import CHUNK_STEP, FIRST_PREFILL_CHUNK, MAX_PREFILL_CHUNK, MIN_PREFILL_CHUNK, next_chunk
 from model.fim import fit_prefix_suffix
 from model.layout import can_pack_bf16
 from model.quantize import Int8Linear
@@ -108,19 +108,19 @@ def test_cancel_before_start_does_no_work(engine: model.Engine) -> None:
 
 
 def test_prefill_chunks_take_about_the_target_time() -> None:
-    assert next_chunk(256, 1.0) == 64  # 77 tokens fit 0.3 s: rounded down to 64
-    assert next_chunk(256, 0.125) == 576  # 614 tokens
-    assert (next_chunk(64, 100.0), next_chunk(1024, 0.001)) == (CHUNK_STEP, MAX_PREFILL_CHUNK)
+    assert next_chunk(1024, 0.5) == 576  # 614 tokens fit 0.3 s: rounded down to a multiple of 64
+    assert (next_chunk(256, 100.0), next_chunk(1024, 0.001)) == (MIN_PREFILL_CHUNK, MAX_PREFILL_CHUNK)
 
 
 def test_prefill_chunk_follows_the_measured_speed(engine: model.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = itertools.count()
-    clock = SimpleNamespace(perf_counter=lambda: 0.125 * next(ticks))  # every chunk takes 0.125 s
+    clock = SimpleNamespace(perf_counter=lambda: 0.0625 * next(ticks))  # every chunk takes 1/16 s
     monkeypatch.setattr("model.decoding.time", clock)
     decoder = engine.decoder
     assert decoder.prefill_chunk == FIRST_PREFILL_CHUNK
+    decoder.prefill_chunk = 128  # the tiny model's context is too short for two first chunks
     engine.generate(list(range(200)), no_cache(max_new_tokens=1))  # chunks of 128, then 72 (too short to time)
-    assert decoder.prefill_chunk == 256  # 128 tokens per 0.125 s: 307 fit 0.3 s, rounded down to 64s
+    assert decoder.prefill_chunk == 576  # 128 tokens per 1/16 s: 614 fit 0.3 s, rounded down to 64s
 
 
 def test_prefill_in_chunks_matches_one_pass_and_stops_between_chunks(engine: model.Engine) -> None:
