@@ -27,7 +27,7 @@ from santa_lsp.model_host import ModelHost
 from santa_lsp.settings import Settings
 from santa_lsp.window import Cursor
 from santa_lsp.worker import Worker
-from santa_lsp.workspace import OpenDocument
+from santa_lsp.workspace import Workspace
 
 
 @dataclasses.dataclass
@@ -55,16 +55,17 @@ async def measure(args: argparse.Namespace) -> dict[int, Timing]:
     if not host.ready:
         raise SystemExit(f"bench.candidates: {host.state.message}")
     text = Path(args.file).read_text(encoding="utf-8")
-    entry = OpenDocument(Document.from_text("file:///bench/candidates.py", "python", 1, text, "utf-32"))
+    workspace = Workspace()
+    entry = workspace.open(Document.from_text("file:///bench/candidates.py", "python", 1, text, "utf-32"))
     counts = [int(n) for n in args.counts.split(",")]
     timings = {n: Timing() for n in counts}
     for round_, cursor in enumerate(cursors(text, args.cursors, args.seed)):
-        await Completer(host, worker).complete(entry, cursor, base, [entry])  # the prompt into the prefix cache
+        await Completer(host, worker).complete(entry, cursor, base, workspace)  # the prompt into the prefix cache
         for n in counts if round_ % 2 == 0 else counts[::-1]:
             settings = dataclasses.replace(base, candidates=n)
             wall, cpu = time.perf_counter(), time.process_time()
             entry.shown = []  # no typed-ahead answer from the previous count (the record keeps it)
-            found = await Completer(host, worker).complete(entry, cursor, settings, [entry])
+            found = await Completer(host, worker).complete(entry, cursor, settings, workspace)
             timings[n].wall_ms.append(1000 * (time.perf_counter() - wall))
             timings[n].cpu_ms.append(1000 * (time.process_time() - cpu))
             timings[n].suggestions += len(found)

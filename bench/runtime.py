@@ -2,7 +2,10 @@
 
     python -m bench.runtime --make-random small --tokenizer DIR --out bench-models/small
     python -m bench.runtime --model bench-models/small --dtypes fp32,bf16,int8
+    python -m bench.runtime --model bench-models/small --dtypes int8,int8:fp32 --interleave 3 --interleave-only
 
+A dtype `int8:PATH` forces how the int8 model multiplies prompts (model/quantize.py: int8, fp32,
+bf16); plain `int8` lets the load-time probe choose, and its choice is printed.
 Prints prefill latency, decode speed, the latency of one appended character on a
 1500-token prompt (with and without the prefix cache), and the memory-bandwidth limit of
 decoding (weight bytes read per token over the bandwidth measured in the same run).
@@ -126,6 +129,7 @@ def interleaved(rounds: int, runners: dict[str, Callable[[], dict[str, float]]])
 # (a, b) pairs whose per-round ratio a/b is printed, when both were measured.
 RATIO_PAIRS = [
     ("bf16", "fp32"), ("int8", "bf16"), ("int8", "fp32"), ("int8", "ctranslate2_int8"), ("int8", "llama_cpp_q8_0"),
+    ("int8", "int8:int8"), ("int8:fp32", "int8:int8"), ("int8:bf16", "int8:int8"),
 ]  # fmt: skip
 
 
@@ -278,6 +282,15 @@ def min_cosine(engine: model.Engine, reference: list[torch.Tensor]) -> float:
     return min(float(torch.cosine_similarity(engine.logits(p), ref, dim=-1).min()) for p, ref in pairs)
 
 
+def load_arm(directory: str | Path, spec: str) -> model.Engine:
+    """The engine for a `--dtypes` entry: a dtype, or `int8:PATH` to force int8's prefill path."""
+    dtype, _, prefill = spec.partition(":")
+    engine = model.load(directory, device="cpu", dtype=dtype, int8_prefill=prefill or "auto")
+    if engine.int8_prefill is not None:
+        print(f"{spec}: {engine.int8_prefill.describe()}")
+    return engine
+
+
 def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     # CTranslate2 runs in a process of its own: loaded into ours, its thread pool halved our
     # small-model decode rate, even between its own runs.
@@ -290,8 +303,8 @@ def run_all(args: argparse.Namespace, peer_process: ProcessPoolExecutor) -> dict
     bandwidth = memory_bandwidth_gb_s()
     print(f"memory read bandwidth: {bandwidth:.1f} GB/s, torch threads: {torch.get_num_threads()}")
     reference: list[torch.Tensor] = []
-    for dtype in args.dtypes.split(","):
-        engine = model.load(args.model, device="cpu", dtype=dtype)
+    for dtype in [] if args.interleave_only else args.dtypes.split(","):
+        engine = load_arm(args.model, dtype)
         ids = engine.tokenizer.encode(sample_text())[: max(PREFILLS) + 1]
         if dtype == "fp32":
             reference = [engine.logits(p) for p in real_prompts(engine)]
@@ -327,7 +340,7 @@ def interleaved_runners(
 ) -> dict[str, Callable[[], dict[str, float]]]:
     """Our dtypes and, next to int8, the peers asked for: what `--interleave` alternates."""
     directory, dtypes = Path(args.model), args.dtypes.split(",")
-    engines = {dtype: model.load(directory, device="cpu", dtype=dtype) for dtype in dtypes}
+    engines = {dtype: load_arm(directory, dtype) for dtype in dtypes}
     ids = next(iter(engines.values())).tokenizer.encode(sample_text())
     runners: dict[str, Callable[[], dict[str, float]]] = {
         dtype: functools.partial(ours_round, engine, ids) for dtype, engine in engines.items()
@@ -408,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         help="then measure 1024-token prefill and decode of every dtype (and peer) in alternation for ROUNDS "
         "rounds: fair ratios on a drifting host",
     )  # fmt: skip
+    parser.add_argument("--interleave-only", action="store_true", help="only the interleaved rounds (for large models)")
     parser.add_argument("--no-transformers", action="store_true", help="skip the transformers baseline")
     parser.add_argument("--peers", action="store_true", help="also CTranslate2 int8 (pip install ctranslate2)")
     parser.add_argument(

@@ -24,7 +24,7 @@ from model.errors import FimUnsupportedError, LoadError
 from model.gpt_bigcode import GPTBigCode
 from model.layout import can_pack_bf16, pack_bf16_linears, relayout_wide_linears
 from model.memory import keep_freed_memory
-from model.quantize import quantize_int8
+from model.quantize import check_prefill_path, choose_prefill, quantize_int8
 from model.tokenizer import Tokenizer, load_tokenizer
 
 __all__ = [
@@ -57,6 +57,7 @@ def load(
     revision: str | None = None,
     prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB,
     decode: str = "auto",
+    int8_prefill: str = "auto",
 ) -> Engine:
     """Load a checkpoint directory or Hub id into an Engine.
 
@@ -64,6 +65,9 @@ def load(
     (CPU: int8 linear weights, fp32 activations quantised per row inside each matmul).
     decode: how the one-token step runs (model/decoding.py): "auto" ("graph" on CUDA, "eager"
     on CPU), "eager", "static", "graph" (CUDA) or "compile".
+    int8_prefill: with dtype int8, how prompts (multi-row inputs) are multiplied: "auto" times
+    each path this CPU runs well and takes the fastest (model/quantize.py), or force "int8"
+    (FBGEMM), "fp32" or "bf16" (weights cast from int8 per call). Decoding is int8 either way.
     Raises LoadError with one clear line. On CPU, the process keeps freed memory for reuse
     (model/memory.py): long prompts prefill up to a quarter faster.
     """
@@ -72,17 +76,23 @@ def load(
     if torch_device.type == "cpu":
         keep_freed_memory()
     weight_dtype, int8 = _dtype(dtype, torch_device)
+    try:
+        check_prefill_path(int8_prefill)
+    except ValueError as error:
+        raise LoadError(str(error)) from None
     net, tokenizer = load_network(path, revision=revision)
     net = net.to(device=torch_device, dtype=weight_dtype).eval()
+    prefill = None
     if int8:
         quantize_int8(net)
+        prefill = choose_prefill(net, net.transformer.h, int8_prefill)
     elif torch_device.type == "cpu" and weight_dtype == torch.float32:
         relayout_wide_linears(net)
     elif torch_device.type == "cpu" and weight_dtype == torch.bfloat16 and can_pack_bf16():
         pack_bf16_linears(net)
     return Engine(
         net, tokenizer, device=torch_device, dtype=weight_dtype,
-        prefix_cache_bytes=prefix_cache_mb * 2**20, decode=decode_mode,
+        prefix_cache_bytes=prefix_cache_mb * 2**20, decode=decode_mode, int8_prefill=prefill,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import torch
@@ -27,8 +28,17 @@ log = logging.getLogger(__name__)
 
 DECODE_MODES = ("eager", "static", "graph", "compile")
 # Long prompts are prefilled in chunks so that cancellation is noticed between them and the
-# attention scores of a 2k-token prompt never have to exist all at once.
-PREFILL_CHUNK = 1024
+# attention scores of a 2k-token prompt never have to exist all at once. A chunk is sized to take
+# about CHUNK_TARGET_S at the speed the last chunk ran at, so a newer request (latest wins) waits
+# less for the one it cancels. But each chunk reads every weight again: below 256 tokens that
+# cost 1.25-1.4x on a whole SantaCoder-shaped int8 prefill on 2 AVX2 cores, 256 cost 1.02x
+# (docs/performance.md), so a slow host gets 256-token chunks rather than 0.3 s ones.
+# Sizes are multiples of CHUNK_STEP tokens.
+CHUNK_TARGET_S = 0.3
+CHUNK_STEP = 64
+MIN_PREFILL_CHUNK = 256
+MAX_PREFILL_CHUNK = 1024
+FIRST_PREFILL_CHUNK = MIN_PREFILL_CHUNK  # before any speed is known
 
 
 def check_mode(mode: str, device: torch.device) -> None:
@@ -37,6 +47,16 @@ def check_mode(mode: str, device: torch.device) -> None:
         raise ValueError(f"unknown decode mode {mode!r}: use auto, {', '.join(DECODE_MODES)}")
     if mode == "graph" and device.type != "cuda":
         raise ValueError("decode mode 'graph' replays CUDA graphs: it needs a CUDA device")
+
+
+def next_chunk(tokens: int, seconds: float, target_s: float = CHUNK_TARGET_S) -> int:
+    """The chunk that would take about `target_s` at `tokens` per `seconds`.
+
+    On a GPU the time is only the launches' (nothing waits for the kernels): the chunk then
+    grows to the largest, which a GPU's speed calls for anyway.
+    """
+    fitting = int(target_s * tokens / max(seconds, 1e-6)) // CHUNK_STEP * CHUNK_STEP
+    return min(max(fitting, MIN_PREFILL_CHUNK), MAX_PREFILL_CHUNK)
 
 
 class Decoder:
@@ -52,6 +72,8 @@ class Decoder:
         self.fallback: str | None = None  # why a captured step fell back to the plain one, if it did
         self._slots: dict[int, KVCache] = {}
         self._steps: dict[int, Callable[[list[int], int], torch.Tensor]] = {}
+        self.prefill_chunk = FIRST_PREFILL_CHUNK  # tokens; follows the measured prefill speed
+        self.chunk_target_s: float | None = CHUNK_TARGET_S  # None: prefill_chunk stays as set
 
     def cache(self, batch: int, capacity: int) -> KVCache:
         """A KV cache for `batch` rows of up to `capacity` positions: the slot in fixed-shape modes."""
@@ -81,12 +103,16 @@ class Decoder:
         `cancel` was set before the end).
         """
         row, logits, end = cache.row(0), None, start
-        for offset in range(0, len(ids), PREFILL_CHUNK):
+        while end - start < len(ids):
             if cancel.is_set():
                 return end, None
-            chunk = ids[offset : offset + PREFILL_CHUNK]
+            chunk = ids[end - start : end - start + self.prefill_chunk]
             positions = torch.arange(end, end + len(chunk), device=self.device)
+            began = time.perf_counter()
             logits = self.net(torch.tensor([chunk], device=self.device), positions, row, last_only=True)[0, -1]
+            # A shorter (last) chunk's time says less about the GEMMs' speed.
+            if self.chunk_target_s is not None and len(chunk) == self.prefill_chunk:
+                self.prefill_chunk = next_chunk(len(chunk), time.perf_counter() - began, self.chunk_target_s)
             end += len(chunk)
         return end, logits
 

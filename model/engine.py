@@ -17,6 +17,7 @@ from model.decoding import Decoder
 from model.gpt_bigcode import GPTBigCode, KVCache
 from model.healing import Agreement, give_back
 from model.prefix_cache import PrefixCache
+from model.quantize import PrefillChoice
 from model.repetition import loop_start
 from model.sampling import next_token
 from model.tokenizer import StreamDecoder, Tokenizer
@@ -308,12 +309,13 @@ def _pending_stop_len(text: str, stops: Sequence[str]) -> int:
 class Engine:
     def __init__(
         self, net: GPTBigCode, tokenizer: Tokenizer, *, device: torch.device, dtype: torch.dtype,
-        prefix_cache_bytes: int, decode: str = "eager",
+        prefix_cache_bytes: int, decode: str = "eager", int8_prefill: PrefillChoice | None = None,
     ) -> None:  # fmt: skip
         self.net = net
         self.tokenizer = tokenizer
         self.config: ModelConfig = net.config
         self.device, self.dtype = device, dtype
+        self.int8_prefill = int8_prefill  # how an int8 network multiplies prompts, and why
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self.decoder = Decoder(net, device, dtype, decode)  # model.decoding: the modes
         self.lock = threading.Lock()  # one generation at a time owns the model and the decoder

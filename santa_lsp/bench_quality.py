@@ -11,12 +11,18 @@ quality mode waits for every answer, with no time budget, so only what is sugges
 human speed and a suggestion counts only if it arrived before the next keystroke. Both report the
 latency of the answer (a suggestion or none) to the request right after a whole suggestion is
 accepted (what `prefetchNext` is for).
+
+Each region is typed into a document of its own, opened fresh; with `--multi-site`, a file's
+regions (those that do not overlap) are all taken out of one document and typed back into it
+one after the other, in a shuffled order: a user editing several places of a file, for what the
+server remembers of the places edited before (setting `recentEdits`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import json
 import random
@@ -64,6 +70,15 @@ class Region:
     @property
     def chars(self) -> int:
         return len(self.typed) - len(self.free)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One document, opened with `text`; `regions` typed back into it in order; then closed.
+    Each region's `before` and `after` are the document's text around it when its turn comes."""
+
+    text: str
+    regions: tuple[Region, ...]
 
 
 @dataclass
@@ -201,6 +216,41 @@ def _region(
     return Region(name, language, kind, before, typed, after, auto_indent(typed))
 
 
+def one_per_document(regions: Sequence[Region]) -> list[Session]:
+    return [Session(region.before + region.after, (region,)) for region in regions]
+
+
+def multi_site(regions: Sequence[Region], seed: int) -> Session:
+    """Regions of one file (as pick_regions gives them) typed back into one document: those that
+    overlap no earlier one, all taken out at first, typed back in an order shuffled by the seed."""
+    spans: list[tuple[int, Region]] = []
+    for region in sorted(regions, key=lambda r: len(r.before)):
+        start = len(region.before)
+        if not spans or start > len(spans[-1][1].before) + len(spans[-1][1].typed):
+            spans.append((start, region))
+    text = regions[0].before + regions[0].typed + regions[0].after
+    order = random.Random(f"{seed}:{regions[0].name}:order").sample(range(len(spans)), len(spans))
+    missing = set(range(len(spans)))
+
+    def present(begin: int, end: int) -> str:
+        """text[begin:end] without the regions still missing from the document."""
+        parts, at = [], begin
+        for i, (start, region) in enumerate(spans):
+            if i in missing and begin <= start < end:
+                parts.append(text[at:start])
+                at = start + len(region.typed)
+        return "".join(parts) + text[at:end]
+
+    opened = present(0, len(text))
+    typed = []
+    for i in order:
+        start, region = spans[i]
+        missing.discard(i)
+        end = start + len(region.typed)
+        typed.append(dataclasses.replace(region, before=present(0, start), after=present(end, len(text))))
+    return Session(opened, tuple(typed))
+
+
 def auto_indent(typed: str) -> frozenset[int]:
     """The indentation that starts each line after the first: an editor inserts it."""
     free: set[int] = set()
@@ -251,14 +301,37 @@ def junk_kind(suggestion: str, document_before: str, language: str) -> str | Non
     return "broken" if breaks_line(language, situation, suggestion) else None
 
 
-class Typist:
-    """One region typed into one server: the document, the cursor and the tally."""
+async def type_session(client: LanguageClient, session: Session, rng: random.Random | None) -> list[Tally]:
+    """Each region's tally, in the session's order."""
+    first = session.regions[0]
+    uri = _uri(first)
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, first.language, 1, session.text))
+    )
+    tallies, version = [], 1
+    for region in session.regions:
+        typist = Typist(client, region, Tally(), rng, version)
+        await typist.run()
+        tallies.append(typist.tally)
+        version = typist.version
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    return tallies
 
-    def __init__(self, client: LanguageClient, region: Region, tally: Tally, rng: random.Random | None) -> None:
+
+def _uri(region: Region) -> str:
+    return f"file:///heldout/{region.name}"
+
+
+class Typist:
+    """One region typed into a document open in one server (at `version`): the cursor and the tally."""
+
+    def __init__(
+        self, client: LanguageClient, region: Region, tally: Tally, rng: random.Random | None, version: int = 1
+    ) -> None:
         self.client, self.region, self.tally, self.rng = client, region, tally, rng
-        self.uri = f"file:///heldout/{region.name}"
+        self.uri = _uri(region)
         self.done = 0  # characters of region.typed in the document
-        self.version = 1
+        self.version = version
         self.line = region.before.count("\n")
         self.left = region.before[region.before.rfind("\n") + 1 :]  # the cursor line, left of the cursor
         self.dropped: list[asyncio.Future[tuple[str, float]]] = []  # realtime: answers that came too late
@@ -266,8 +339,6 @@ class Typist:
 
     async def run(self) -> None:
         region = self.region
-        item = types.TextDocumentItem(self.uri, region.language, 1, region.before + region.after)
-        self.client.text_document_did_open(types.DidOpenTextDocumentParams(item))
         self.tally.chars += region.chars
         request = None
         while True:
@@ -284,7 +355,6 @@ class Typist:
             self.tally.keystrokes += 1
             self.accepted = False
         await asyncio.gather(*self.dropped)
-        self.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(self.uri)))
 
     async def _visible(self, request: asyncio.Future[tuple[str, float]]) -> str:
         """The suggestion on screen at the next keystroke."""
@@ -378,19 +448,20 @@ class Arm:
     program: list[str] | None = None  # another server than this santa-lsp (a baseline)
 
 
-async def run(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> None:
+async def run(args: argparse.Namespace, sessions: list[Session], arms: list[Arm]) -> None:
     clients = [await start_server(server_command(args.model, args.dtype, program=arm.program),
                                   server_options(arm.options, args.realtime)) for arm in arms]  # fmt: skip
     rng = random.Random(args.seed) if args.realtime else None
+    total, typed = sum(len(session.regions) for session in sessions), 0
     try:
-        for n, region in enumerate(regions, 1):
+        for session in sessions:
             for arm, client in zip(arms, clients, strict=True):
-                tally = Tally()
-                await Typist(client, region, tally, rng).run()
-                arm.tallies.setdefault(region.language, Tally()).add(tally)
-                arm.per_region.append((tally.chars, tally.keystrokes))
-            if n % 10 == 0 or n == len(regions):
-                print(f"  {n}/{len(regions)} regions typed", file=sys.stderr, flush=True)
+                for region, tally in zip(session.regions, await type_session(client, session, rng), strict=True):
+                    arm.tallies.setdefault(region.language, Tally()).add(tally)
+                    arm.per_region.append((tally.chars, tally.keystrokes))
+            typed += len(session.regions)
+            if typed // 10 > (typed - len(session.regions)) // 10 or typed == total:
+                print(f"  {typed}/{total} regions typed", file=sys.stderr, flush=True)
     finally:
         for arm, client in zip(arms, clients, strict=True):
             arm.metrics = await stop_server(client)
@@ -403,7 +474,8 @@ def server_options(options: dict[str, Any], realtime: bool) -> dict[str, Any]:
     return options if realtime else {"timeBudgetMs": 0, **options}
 
 
-def results(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) -> dict[str, Any]:
+def results(args: argparse.Namespace, sessions: list[Session], arms: list[Arm]) -> dict[str, Any]:
+    regions = [region for session in sessions for region in session.regions]
     out = []
     for arm in arms:
         overall = Tally()
@@ -420,7 +492,8 @@ def results(args: argparse.Namespace, regions: list[Region], arms: list[Arm]) ->
                                          "ci95": saved_interval([arm.per_region, arms[0].per_region])}  # fmt: skip
     kinds = {kind: sum(r.kind == kind for r in regions) for kind in KINDS}
     return {
-        "mode": "realtime" if args.realtime else "quality", "model": args.model, "dtype": args.dtype,
+        "mode": "realtime" if args.realtime else "quality", "multi_site": args.multi_site, "model": args.model,
+        "dtype": args.dtype,
         "split": args.split, "files": len({r.name for r in regions}), "regions": len(regions),
         "region_kinds": kinds, "seed": args.seed, "arms": out,
     }  # fmt: skip
@@ -446,7 +519,8 @@ def saved_interval(arms: Sequence[Sequence[tuple[int, int]]], rounds: int = 2000
 
 def table(result: dict[str, Any]) -> str:
     rows = [
-        f"{result['mode']} mode, split {result['split']}: {result['files']} files, {result['regions']} regions "
+        f"{result['mode']} mode{', multi-site' if result['multi_site'] else ''}, split {result['split']}: "
+        f"{result['files']} files, {result['regions']} regions "
         f"({', '.join(f'{n} {kind}' for kind, n in result['region_kinds'].items())})",
         f"{'setting':<32} {'language':<11} {'chars':>6} {'saved':>6} {'shown':>6} {'acc.full':>8} {'partial':>7} "
         f"{'not acc.':>8} {'junk':>10} {'late':>5} {'p50 ms':>7} {'p95 ms':>7} {'after acc.':>10} {'p50 ms':>7}",
@@ -497,6 +571,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="region choice and typing rhythm")
     parser.add_argument("--realtime", action="store_true", help="type at human speed (default: quality mode)")
     parser.add_argument(
+        "--multi-site", action="store_true",
+        help="type each file's regions into one document, one after the other (default: one document per region)",
+    )  # fmt: skip
+    parser.add_argument(
         "--settings", action="append", default=[], metavar="JSON",
         help="server settings of one arm, e.g. '{\"minTokenProb\": 0.1}'; repeat to compare arms on the same regions",
     )  # fmt: skip
@@ -518,16 +596,19 @@ def main(argv: Sequence[str]) -> int:
     files = heldout_files(args.paths or [str(HELDOUT)], args.split)
     if args.max_files:
         files = [f for suffix in LANGUAGES for f in [g for g in files if g.suffix == suffix][: args.max_files]]
-    regions = [
-        region for file in files
-        for region in pick_regions(_name(file), file.read_text(encoding="utf-8"), LANGUAGES[file.suffix],
-                                   args.per_kind, args.seed)
-    ]  # fmt: skip
-    if not regions:
+    picked = [
+        pick_regions(_name(file), file.read_text(encoding="utf-8"), LANGUAGES[file.suffix], args.per_kind, args.seed)
+        for file in files
+    ]
+    if not any(picked):
         print("santa-lsp bench: no function bodies to type in the given files", file=sys.stderr)
         return 2
-    asyncio.run(run(args, regions, arms))
-    result = results(args, regions, arms)
+    if args.multi_site:
+        sessions = [multi_site(regions, args.seed) for regions in picked if regions]
+    else:
+        sessions = one_per_document([region for regions in picked for region in regions])
+    asyncio.run(run(args, sessions, arms))
+    result = results(args, sessions, arms)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -77,7 +77,7 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
     from santa_lsp.syntax import SUFFIXES
     from santa_lsp.window import Cursor
     from santa_lsp.worker import Worker
-    from santa_lsp.workspace import OpenDocument
+    from santa_lsp.workspace import Workspace
 
     worker = Worker()
     host = ModelHost(worker, lambda state: None, log_errors=False)  # the one report is printed here
@@ -87,8 +87,9 @@ async def _complete_once(settings: Settings, path: str, text: str, line: int, co
         return None
     language = SUFFIXES.get(Path(path).suffix, "")  # the syntax check needs it
     doc = Document.from_text(Path(path).resolve().as_uri(), language, 1, text, "utf-32")
-    entry = OpenDocument(doc)
-    suggestions = await Completer(host, worker).complete(entry, Cursor(line, column), settings, [entry])
+    workspace = Workspace()
+    entry = workspace.open(doc)
+    suggestions = await Completer(host, worker).complete(entry, Cursor(line, column), settings, workspace)
     await host.close()
     worker.close()
     if host.state.state == "error":  # an inference server that did not answer

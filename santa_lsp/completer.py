@@ -25,7 +25,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Iterable
 from copy import copy
 from dataclasses import asdict, dataclass
 
@@ -42,7 +41,7 @@ from santa_lsp.syntax import valid_part
 from santa_lsp.typed_ahead import Shown
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.worker import Job, Worker
-from santa_lsp.workspace import OpenDocument
+from santa_lsp.workspace import OpenDocument, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +64,7 @@ class Metrics:
     unsureDropped: int = 0
     duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
     warmUps: int = 0  # prompts prefilled ahead of a request (santa/prefill) to the end
+    recentEditPrompts: int = 0  # prompts of requests that carried recently edited regions (recentEdits)
     keptAlive: int = 0  # requests given a suggestion by an earlier request's generation, kept alive (keepAgreeing)
     prefetchHits: int = 0  # requests given a suggestion by a generation made before the accept (prefetchNext)
 
@@ -83,23 +83,23 @@ class Completer:
         self._tasks: set[asyncio.Task[None]] = set()  # prefetches waiting for the answer to go out
 
     async def complete(
-        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace
     ) -> list[Suggestion]:
         """The suggestions worth showing at the cursor, best first and distinct (none: [])."""
         self.metrics.requests += 1
         self._requests_in_flight += 1
         try:
-            suggestions = await self._complete(entry, cursor, settings, others)
+            suggestions = await self._complete(entry, cursor, settings, workspace)
         finally:
             self._requests_in_flight -= 1
         if suggestions and settings.prefetchNext:
-            task = asyncio.ensure_future(self._prefetch(entry, cursor, suggestions[0], settings, others))
+            task = asyncio.ensure_future(self._prefetch(entry, cursor, suggestions[0], settings, workspace))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return suggestions
 
     async def _complete(
-        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
+        self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace
     ) -> list[Suggestion]:
         doc, version = entry.doc, entry.doc.version
         line = strip_end(doc.lines[cursor.line])
@@ -126,9 +126,11 @@ class Completer:
         source = self._source()
         if source is None or not self.host.ready:
             return []
-        prompt, config = self._prompt(source, entry, cursor, settings, others)
+        prompt, config = self._prompt(source, entry, cursor, settings, workspace)
         if prompt is None:
             return []
+        if prompt.recent_tokens:
+            self.metrics.recentEditPrompts += 1
         if isinstance(source, RemoteModel):  # one candidate: the servers' FIM endpoints give one
             completions = await self._ask(entry, source, _remote_request(prompt, config, settings))
             kept = self._worth_showing(completions, prompt, source, doc.language_id, settings)
@@ -175,14 +177,12 @@ class Completer:
         entry.job = job
         return job, asyncio.ensure_future(self._generate(entry, engine, job, prompt, settings, place))
 
-    async def warm(
-        self, entry: OpenDocument, cursor: Cursor, settings: Settings, others: Iterable[OpenDocument]
-    ) -> None:
+    async def warm(self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace) -> None:
         """Prefill the prompt a request at the cursor would have, if the local model is idle."""
         engine = self._idle_engine(entry)
         if engine is None:
             return
-        prompt, config = self._prompt(engine, entry, cursor, settings, others)
+        prompt, config = self._prompt(engine, entry, cursor, settings, workspace)
         prefill_only = dataclasses.replace(config.gen, max_new_tokens=0)
         job = _job(engine, prompt, prefill_only, config.fim_mode) if prompt else None
         if job is None:
@@ -198,7 +198,7 @@ class Completer:
 
     async def _prefetch(
         self, entry: OpenDocument, cursor: Cursor, suggestion: Suggestion, settings: Settings,
-        others: Iterable[OpenDocument],
+        workspace: Workspace,
     ) -> None:  # fmt: skip
         """Make, in idle time, the suggestions a request would get once `suggestion` (just shown
         at the cursor) is accepted; a request or an edit anywhere else cancels it."""
@@ -213,7 +213,7 @@ class Completer:
             return  # the rest of a suggestion whose acceptance is prefetched already
         # A copy of the window: the prompt is the one a request there would build, and the real
         # document's window stays where it is if the suggestion is not taken.
-        prompt, config = self._prompt(engine, OpenDocument(after, window=copy(entry.window)), at, settings, others)
+        prompt, config = self._prompt(engine, OpenDocument(after, window=copy(entry.window)), at, settings, workspace)
         if prompt is None:
             return
         then = strip_end(after.lines[at.line])
@@ -244,13 +244,14 @@ class Completer:
 
     def _prompt(
         self, source: model.Engine | RemoteModel, entry: OpenDocument, cursor: Cursor, settings: Settings,
-        others: Iterable[OpenDocument],
+        workspace: Workspace,
     ) -> tuple[Prompt | None, _Config]:  # fmt: skip
         """The prompt at the cursor and its generation settings (no prompt: nothing to ask)."""
         builder = self._builder_for(source)[0]
         max_new = max(1, min(settings.maxNewTokens, source.context_length // 2))
         cross = settings.crossFileTokens if settings.crossFile else 0
-        prompt = builder.build(entry, cursor, max_new, others, cross)
+        recent = settings.recentEditsTokens if settings.recentEdits else 0
+        prompt = builder.build(entry, cursor, max_new, workspace, cross, workspace.recent, recent)
         config = _config(settings, prompt, max_new)
         if "\x00" in prompt.prefix or "\x00" in prompt.suffix:
             log.warning("%s: NUL characters near the cursor (a binary file?): no completion", entry.uri)

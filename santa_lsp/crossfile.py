@@ -34,13 +34,22 @@ class Chunk:
     names: frozenset[str]
 
 
+def chunk_text(lines: Sequence[str]) -> str:
+    """Lines as one chunk of context, as the prompt holds it: ending with a line end, so the
+    next chunk (or the file's own prefix) starts on a line of its own. Every chunk of context
+    before the prefix window is written by this function: cross-file chunks and recently edited
+    regions (santa_lsp/recent.py)."""
+    text = "".join(lines)
+    return text if text.endswith("\n") else text + "\n"
+
+
 def chunks(lines: Sequence[str]) -> list[Chunk]:
     """A document cut into chunks of lines (its record keeps them until its text changes)."""
     found = []
     for start in range(0, min(len(lines), MAX_LINES), CHUNK_LINES):
-        text = "".join(lines[start : start + CHUNK_LINES])
+        text = chunk_text(lines[start : start + CHUNK_LINES])
         if text.strip():
-            found.append(Chunk(text if text.endswith("\n") else text + "\n", identifiers(text)))
+            found.append(Chunk(text, identifiers(text)))
     return found
 
 

@@ -75,6 +75,20 @@ def strip_end(line: str) -> str:
     return line.rstrip("\r\n")
 
 
+@dataclass(frozen=True)
+class LineEdit:
+    """Where an edit was, in lines: lines `first`..`last` became lines `first`..`new_last`."""
+
+    first: int
+    last: int
+    new_last: int
+
+    @property
+    def shift(self) -> int:
+        """How far the lines below the edit moved."""
+        return self.new_last - self.last
+
+
 @dataclass
 class Document:
     uri: str
@@ -99,8 +113,9 @@ class Document:
             raise PositionError(f"line {line} is past the end ({len(self.lines)} lines) of {self.uri}")
         return line, to_index(strip_end(self.lines[line]), units, self.encoding)
 
-    def edit(self, start: tuple[int, int], end: tuple[int, int], new_text: str) -> None:
-        """Replace the text between two LSP positions (clamped to the document).
+    def edit(self, start: tuple[int, int], end: tuple[int, int], new_text: str) -> LineEdit:
+        """Replace the text between two LSP positions (clamped to the document); the lines it
+        touched (the recently edited regions learn where the user works: santa_lsp/recent.py).
 
         (A lone \r ending one line and a \n inserted at the start of the next stay two line
         ends here, where a client sees one; editors write \r alone only in old Mac files.)
@@ -115,6 +130,7 @@ class Document:
         if end_line < len(self.lines) - 1:
             new_lines.pop()  # `tail` ended with a line end: no partial line follows it
         self.lines[start_line : end_line + 1] = new_lines
+        return LineEdit(start_line, end_line, start_line + len(new_lines) - 1)
 
     def replace_all(self, text: str) -> None:
         self.lines = split_lines(text)

@@ -74,12 +74,15 @@ class SantaServer(LanguageServer):
                 )
                 at_place = at_place and ahead is not None and ahead.holds(doc, start, end)
                 try:
-                    doc.edit(start, end, change.text)
+                    edit = doc.edit(start, end, change.text)
                 except PositionError as exc:
                     log.warning("didChange for %s: %s; the change is ignored", doc.uri, exc)
+                    continue
+                self.documents.recent.edited(doc.uri, doc.lines, edit)
             else:
                 at_place = False
                 doc.replace_all(change.text)
+                self.documents.recent.forget(doc.uri)
         if ahead is not None and at_place and ahead.agrees(ahead.typed(doc)):
             ahead.kept = ahead.kept or not ahead.job.done  # spared (the user types what it writes)
         else:

@@ -76,6 +76,10 @@ class Settings:
     disabledLanguages: tuple[str, ...] = ()
     crossFile: bool = True
     crossFileTokens: Count = 256
+    # Regions the user edited recently elsewhere, as context (santa_lsp/recent.py); off by
+    # default: no measurable gain in `santa-lsp bench --quality --multi-site` (docs/performance.md).
+    recentEdits: bool = False
+    recentEditsTokens: Count = 128
     stats: bool = False
     # Gates on what is shown; the defaults are chosen by `santa-lsp bench --quality`.
     minTokenProb: Probability = 0.2  # drop an unsure start, cut unsure later lines (postprocess.confident_part)

@@ -1,5 +1,8 @@
 """The open documents, and everything the server keeps for each of them, in one place.
 
+The workspace also keeps the ring of regions the user edited recently, in any document
+(santa_lsp/recent.py), which the documents' edits feed.
+
 A document's record holds its text and what follows from it: the generation running for it (on the
 local runtime or an inference server), the
 suggestions last shown (the typed-ahead cache), where its prompt window starts with the cross-file
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from santa_lsp import crossfile
 from santa_lsp.ahead import Ahead
 from santa_lsp.documents import Document
+from santa_lsp.recent import RecentEdits
 from santa_lsp.remote import RemoteJob
 from santa_lsp.typed_ahead import Shown
 from santa_lsp.worker import Job
@@ -24,12 +28,15 @@ from santa_lsp.worker import Job
 @dataclass
 class PromptWindow:
     """Where the prefix window of the last completion started, kept while the user types so the
-    start of the prompt, and the model's prefix cache, stay put (window.py); and the cross-file
-    context chosen when it was placed, with its length in tokens."""
+    start of the prompt, and the model's prefix cache, stay put (window.py); and the context
+    chosen when it was placed (cross-file chunks, then recently edited regions), with its length
+    in tokens and the version of the ring of recent edits it was chosen from (None: none were)."""
 
     anchor: int | None = None
     context: str = ""
     context_tokens: int = 0
+    recent_version: int | None = None
+    recent_tokens: int = 0  # of context_tokens, those of the recent edits
 
 
 @dataclass
@@ -72,15 +79,18 @@ class OpenDocument:
 class Workspace:
     def __init__(self) -> None:
         self._open: dict[str, OpenDocument] = {}
+        self.recent = RecentEdits()  # fed by the server's didChange, read by the prompt builder
 
-    def open(self, doc: Document) -> None:
+    def open(self, doc: Document) -> OpenDocument:
         self.close(doc.uri)  # opened again: nothing of the old text carries over
-        self._open[doc.uri] = OpenDocument(doc)
+        entry = self._open[doc.uri] = OpenDocument(doc)
+        return entry
 
     def close(self, uri: str) -> None:
         closed = self._open.pop(uri, None)
         if closed is not None:
             closed.cancel()
+        self.recent.forget(uri)
 
     def get(self, uri: str) -> OpenDocument | None:
         return self._open.get(uri)

@@ -14,7 +14,16 @@ from lsprotocol import types
 
 import model
 from santa_lsp import bench_quality
-from santa_lsp.bench_quality import Region, Tally, Typist, accepted_length, auto_indent, is_loop, junk_kind
+from santa_lsp.bench_quality import (
+    Region,
+    Tally,
+    accepted_length,
+    auto_indent,
+    is_loop,
+    junk_kind,
+    one_per_document,
+    type_session,
+)
 from santa_lsp.documents import Document
 
 FILE = "def total(price, qty):\n    amount = price * qty\n    return amount\n"
@@ -60,8 +69,7 @@ class ScriptedClient:
 
 
 def type_region(client: ScriptedClient, region: Region, rng: random.Random | None = None) -> Tally:
-    tally = Tally()
-    asyncio.run(Typist(client, region, tally, rng).run())  # type: ignore[arg-type]
+    [tally] = asyncio.run(type_session(client, one_per_document([region])[0], rng))  # type: ignore[arg-type]
     return tally
 
 
@@ -210,3 +218,19 @@ def test_quality_run_with_the_shipped_model_through_the_real_server(
     assert strict["overall"]["shown"] < default["overall"]["shown"]
     table = capsys.readouterr().out
     assert '{"minTokenProb":0.99}' in table and "overall" in table
+
+
+def test_multi_site_types_a_files_regions_back_into_one_document_in_turn() -> None:
+    file = bench_quality.heldout_files([str(bench_quality.HELDOUT)], "report")[0]
+    text = file.read_text()
+    regions = bench_quality.pick_regions(file.name, text, bench_quality.LANGUAGES[file.suffix], 3, seed=0)
+    session = bench_quality.multi_site(regions, seed=0)
+    assert 2 <= len(session.regions) <= len(regions)
+    in_file_order = sorted(session.regions, key=lambda region: len(region.before))
+    assert session.regions != tuple(in_file_order)  # shuffled: the user moves up and down the file
+    assert len(session.text) == len(text) - sum(len(region.typed) for region in session.regions)
+    client = ScriptedClient({})
+    tallies = asyncio.run(type_session(client, session, None))  # type: ignore[arg-type]
+    assert client.final == text  # each region went back where it came from, in the document as it then was
+    assert [tally.chars for tally in tallies] == [region.chars for region in session.regions]
+    assert session.regions[-1].before + session.regions[-1].typed + session.regions[-1].after == text

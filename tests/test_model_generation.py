@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import model
 from model import GenerationConfig
+from model.decoding import CHUNK_STEP, FIRST_PREFILL_CHUNK, MAX_PREFILL_CHUNK, MIN_PREFILL_CHUNK, next_chunk
 from model.fim import fit_prefix_suffix
 from model.layout import can_pack_bf16
 from model.quantize import Int8Linear
@@ -102,6 +105,38 @@ def test_cancel_before_start_does_no_work(engine: model.Engine) -> None:
     generation.cancel()
     result = generation.wait()
     assert (result.finish_reason, result.token_ids) == ("cancelled", [])
+
+
+def test_prefill_chunks_take_about_the_target_time() -> None:
+    assert next_chunk(1024, 0.5) == 576  # 614 tokens fit 0.3 s: rounded down to a multiple of 64
+    assert (next_chunk(256, 100.0), next_chunk(1024, 0.001)) == (MIN_PREFILL_CHUNK, MAX_PREFILL_CHUNK)
+
+
+def test_prefill_chunk_follows_the_measured_speed(engine: model.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = itertools.count()
+    clock = SimpleNamespace(perf_counter=lambda: 0.0625 * next(ticks))  # every chunk takes 1/16 s
+    monkeypatch.setattr("model.decoding.time", clock)
+    decoder = engine.decoder
+    assert decoder.prefill_chunk == FIRST_PREFILL_CHUNK
+    decoder.prefill_chunk = 128  # the tiny model's context is too short for two first chunks
+    engine.generate(list(range(200)), no_cache(max_new_tokens=1))  # chunks of 128, then 72 (too short to time)
+    assert decoder.prefill_chunk == 576  # 128 tokens per 1/16 s: 614 fit 0.3 s, rounded down to 64s
+
+
+def test_prefill_in_chunks_matches_one_pass_and_stops_between_chunks(engine: model.Engine) -> None:
+    decoder, ids = engine.decoder, list(range(200))
+    decoder.chunk_target_s, decoder.prefill_chunk = None, CHUNK_STEP
+    filled, logits = decoder.prefill(decoder.cache(1, len(ids)), ids, 0, threading.Event())
+    assert filled == len(ids) and logits is not None
+    assert (logits - engine.logits(ids)[-1]).abs().max() < 1e-4
+    cancel, run = threading.Event(), engine.net.forward
+
+    def cancel_after_one_chunk(*args: object, **kwargs: object) -> torch.Tensor:
+        cancel.set()
+        return run(*args, **kwargs)
+
+    engine.net.forward = cancel_after_one_chunk  # type: ignore[method-assign]
+    assert decoder.prefill(decoder.cache(1, len(ids)), ids, 0, cancel) == (CHUNK_STEP, None)
 
 
 def test_time_budget(engine: model.Engine) -> None:
@@ -223,7 +258,9 @@ def test_int8_linear_quantises_each_row_on_its_own() -> None:
     exact = linear(x).detach()
     assert torch.cosine_similarity(together, exact, dim=-1).min() > 0.999
     row_error = (together - one_by_one).abs().amax(dim=-1) / exact.abs().amax(dim=-1)
-    assert row_error.max() < 0.02  # a prompt and decoding agree
+    # A prompt and decoding agree (the bound allows the 7-bit activations of CPUs without VNNI:
+    # model/quantize.py, REDUCE_RANGE); without the per-row ranges the error is about 1.
+    assert row_error.max() < 0.04
 
 
 def test_fp32_cpu_stores_wide_weights_input_major_and_keeps_ties(engine: model.Engine) -> None:

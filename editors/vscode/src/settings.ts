@@ -20,6 +20,8 @@ export interface ServerSettings {
   disabledLanguages: string[];
   crossFile: boolean;
   crossFileTokens: number;
+  recentEdits: boolean;
+  recentEditsTokens: number;
   stats: boolean;
   minTokenProb: number;
   stopRepetition: boolean;
@@ -60,6 +62,8 @@ export const DEFAULTS: Readonly<Omit<ServerSettings, "model">> = Object.freeze({
   disabledLanguages: [],
   crossFile: true,
   crossFileTokens: 256,
+  recentEdits: false,
+  recentEditsTokens: 128,
   stats: false,
   minTokenProb: 0.2,
   stopRepetition: true,
@@ -157,6 +161,8 @@ export function toServerSettings(get: Getter, home?: string): ServerSettings {
     disabledLanguages: disabledLanguages(get("enable")),
     crossFile: bool(get("crossFile"), DEFAULTS.crossFile),
     crossFileTokens: int(get("crossFileTokens"), DEFAULTS.crossFileTokens, 0),
+    recentEdits: bool(get("recentEdits"), DEFAULTS.recentEdits),
+    recentEditsTokens: int(get("recentEditsTokens"), DEFAULTS.recentEditsTokens, 0),
     stats: bool(get("stats"), DEFAULTS.stats),
     minTokenProb: prob(get("minTokenProb"), DEFAULTS.minTokenProb),
     stopRepetition: bool(get("stopRepetition"), DEFAULTS.stopRepetition),

@@ -51,6 +51,8 @@ describe("toServerSettings", () => {
         enable: { "*": true, markdown: false, python: true, plaintext: false },
         crossFile: false,
         crossFileTokens: 128,
+        recentEdits: true,
+        recentEditsTokens: 64,
         stats: true,
         minTokenProb: 0.05,
         stopRepetition: false,
@@ -82,6 +84,8 @@ describe("toServerSettings", () => {
       disabledLanguages: ["markdown", "plaintext"],
       crossFile: false,
       crossFileTokens: 128,
+      recentEdits: true,
+      recentEditsTokens: 64,
       stats: true,
       minTokenProb: 0.05,
       stopRepetition: false,
@@ -109,6 +113,8 @@ describe("toServerSettings", () => {
         temperature: -1,
         enabled: "yes",
         crossFileTokens: 12.6,
+        recentEdits: "on",
+        recentEditsTokens: -4,
         stats: "on",
         minTokenProb: 1.5,
         stopRepetition: "no",
@@ -130,6 +136,8 @@ describe("toServerSettings", () => {
     assert.equal(s.temperature, 0);
     assert.equal(s.enabled, true);
     assert.equal(s.crossFileTokens, 13);
+    assert.equal(s.recentEdits, false);
+    assert.equal(s.recentEditsTokens, 0);
     assert.equal(s.stats, false);
     assert.equal(s.minTokenProb, 0.2);
     assert.equal(s.stopRepetition, true);
