@@ -39,6 +39,12 @@ class Ahead:
     def prefetched(self) -> bool:
         return bool(self.given)
 
+    @property
+    def beyond_cache(self) -> bool:
+        """Whether it gives what the typed-ahead cache alone does not: it is still running, ran on
+        past what would have cancelled it, or was made ahead of an accept."""
+        return self.prefetched or self.kept or not self.job.done
+
     def typed(self, doc: Document) -> str | None:
         """The text typed at the place since it was asked; None if the document around it is
         no longer the place's (text left or right of the cursor changed)."""

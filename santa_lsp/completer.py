@@ -110,7 +110,7 @@ class Completer:
         self._stop_background(spare=ahead)  # a request never waits behind a warm-up or a prefetch
         if ahead is None:
             entry.cancel()  # latest wins: whatever ran for this document is stale now
-        elif ahead.answers(doc, cursor):
+        elif ahead.beyond_cache and ahead.answers(doc, cursor):
             hits = await self._take(ahead, cursor.line, left, right, settings)
             # A prefetch made at this very place had this request's prompt: nothing is nothing.
             exact = ahead.prefetched and ahead.typed(doc) == ahead.given
@@ -155,13 +155,10 @@ class Completer:
         if not ahead.job.done:
             ahead.kept = True
         hits = typed_ahead.lookup(await asyncio.shield(ahead.suggestions), line, left, right, settings.minTokenProb)
-        if hits:
-            if ahead.prefetched:
-                self.metrics.prefetchHits += 1
-            elif ahead.kept:
-                self.metrics.keptAlive += 1
-            else:
-                self.metrics.typedAheadHits += 1
+        if hits and ahead.prefetched:
+            self.metrics.prefetchHits += 1
+        elif hits:
+            self.metrics.keptAlive += 1
         return hits
 
     def _start(
