@@ -61,13 +61,19 @@ def pick(query: str, chunks: Iterable[Chunk], budget: int, count: Callable[[str]
         key=lambda pair: pair[0],
         reverse=True,
     )
+    similar = (chunk.text for score, chunk in scored if score >= MIN_SIMILARITY)
+    chosen, used = fit(similar, budget, count)
+    return "".join(reversed(chosen)), used
+
+
+def fit(texts: Iterable[str], budget: int, count: Callable[[str], int]) -> tuple[list[str], int]:
+    """The texts, in their order, that fit `budget` tokens together (one too long is passed over,
+    a shorter one after it may still fit), and the tokens they take."""
     chosen: list[str] = []
     used = 0
-    for score, chunk in scored:
-        if score < MIN_SIMILARITY:
-            break
-        cost = count(chunk.text)
+    for text in texts:
+        cost = count(text)
         if used + cost <= budget:
-            chosen.append(chunk.text)
+            chosen.append(text)
             used += cost
-    return "".join(reversed(chosen)), used
+    return chosen, used

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from santa_lsp.crossfile import CHUNK_LINES, chunk_text, jaccard
+from santa_lsp.crossfile import CHUNK_LINES, chunk_text, fit, jaccard
 from santa_lsp.documents import LineEdit
 
 AROUND = 3  # lines kept above and below a site's edited lines; an edit this close joins the site
@@ -89,15 +89,8 @@ class RecentEdits:
     def context(self, uri: str, first: int, last: int, budget: int, count: Callable[[str], int]) -> tuple[str, int]:
         """The newest entries that fit `budget` tokens, oldest first, leaving out those of lines
         `first`..`last` of `uri` (the prompt window has them already)."""
-        chosen: list[str] = []
-        used = 0
-        for site in reversed(self.ring):
-            if site.overlaps(uri, first, last):
-                continue
-            cost = count(site.text)
-            if used + cost <= budget:
-                chosen.append(site.text)
-                used += cost
+        outside = (site.text for site in reversed(self.ring) if not site.overlaps(uri, first, last))
+        chosen, used = fit(outside, budget, count)
         return "".join(reversed(chosen)), used
 
     def _leave(self) -> None:
