@@ -15,7 +15,8 @@ request is in flight, and every request cancels it first.
 Generations ahead of their request (santa_lsp/ahead.py): with `keepAgreeing`, a request or an edit
 spares the document's generation when the text typed since it was asked agrees with what it
 writes, and a request there waits for it instead of starting another; with `prefetchNext`, the
-suggestion that would follow accepting the one just shown is made in idle time. A prefetch is
+suggestion that would follow accepting the one just shown is made in idle time (with none shown
+at the end of a line, the one after Enter and the editor's indentation). A prefetch is
 background work like a warm-up: a request anywhere else cancels it.
 """
 
