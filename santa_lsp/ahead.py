@@ -2,7 +2,8 @@
 
 Two kinds, one record: a generation kept alive while the user types what it is writing
 (setting `keepAgreeing`), and one started in idle time at the place the suggestion just shown
-leaves the cursor once accepted (setting `prefetchNext`). Each belongs to a place in its
+leaves the cursor once accepted, or at the start of the next line once Enter is pressed at
+the end of a line with nothing to suggest (setting `prefetchNext`). Each belongs to a place in its
 document: the line and the text left and right of the cursor when it was asked. It lives on
 while the document differs from that place only by text typed at the cursor that agrees with
 what it has written, or may yet write (nothing it wrote disagrees); any other edit cancels it. A
@@ -29,7 +30,8 @@ class Ahead:
     left: str
     right: str
     # What is to be typed at the place before the generation's own text: for a prefetch, the
-    # suggestion it follows (accepted, or typed through); for a kept-alive generation, nothing.
+    # suggestion it follows (accepted, or typed through), or a newline and the editor's
+    # indentation; for a kept-alive generation, nothing.
     given: str
     line_count: int  # the document's lines at the place: lines typed since are told from it
     suggestions: asyncio.Future[list[Shown]]  # the generation's, once it is done

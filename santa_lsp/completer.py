@@ -15,7 +15,8 @@ request is in flight, and every request cancels it first.
 Generations ahead of their request (santa_lsp/ahead.py): with `keepAgreeing`, a request or an edit
 spares the document's generation when the text typed since it was asked agrees with what it
 writes, and a request there waits for it instead of starting another; with `prefetchNext`, the
-suggestion that would follow accepting the one just shown is made in idle time. A prefetch is
+suggestion that would follow accepting the one just shown is made in idle time (with none shown
+at the end of a line, the one after Enter and the editor's indentation). A prefetch is
 background work like a warm-up: a request anywhere else cancels it.
 """
 
@@ -31,12 +32,13 @@ from dataclasses import asdict, dataclass
 import model
 from santa_lsp import typed_ahead
 from santa_lsp.ahead import Ahead, accepted
-from santa_lsp.documents import strip_end
+from santa_lsp.documents import Document, strip_end
 from santa_lsp.model_host import ModelHost
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
 from santa_lsp.remote import RemoteError, RemoteJob, RemoteModel, RemoteRequest
 from santa_lsp.settings import Settings
+from santa_lsp.situation import indent_after_enter
 from santa_lsp.syntax import valid_part
 from santa_lsp.typed_ahead import Shown
 from santa_lsp.window import Cursor, TokenCounter
@@ -87,16 +89,32 @@ class Completer:
     ) -> list[Suggestion]:
         """The suggestions worth showing at the cursor, best first and distinct (none: [])."""
         self.metrics.requests += 1
+        version = entry.doc.version
         self._requests_in_flight += 1
         try:
             suggestions = await self._complete(entry, cursor, settings, workspace)
         finally:
             self._requests_in_flight -= 1
-        if suggestions and settings.prefetchNext:
-            task = asyncio.ensure_future(self._prefetch(entry, cursor, suggestions[0], settings, workspace))
+        if (
+            settings.prefetchNext
+            and entry.doc.version == version  # else the user has moved on from what was answered
+            and (following := self._following(entry.doc, cursor, suggestions)) is not None
+        ):
+            task = asyncio.ensure_future(self._prefetch(entry, cursor, following, settings, workspace))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return suggestions
+
+    @staticmethod
+    def _following(doc: Document, cursor: Cursor, suggestions: list[Suggestion]) -> Suggestion | None:
+        """What the user likely writes next at the cursor, whose outcome is worth prefetching: the
+        suggestion shown; with none at the end of a line (where an accept mostly leaves the
+        cursor), Enter and the indentation the editor adds. None: nothing to go on."""
+        if suggestions:
+            return suggestions[0]
+        if doc.lines[cursor.line][cursor.column :].strip():
+            return None
+        return Suggestion("\n" + indent_after_enter(doc.lines, cursor.line), replace=0)
 
     async def _complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace

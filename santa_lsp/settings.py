@@ -94,7 +94,9 @@ class Settings:
     warmUp: bool = True
     # Generations ahead of their request (santa_lsp/ahead.py); defaults from the realtime bench.
     keepAgreeing: bool = True  # typing what the running generation writes does not cancel it
-    prefetchNext: bool = False  # make the suggestion after accepting the one shown, in idle time
+    # In idle time, make the suggestion after accepting the one shown; with none shown at the end
+    # of a line, the one on the next line after Enter and the editor's indentation.
+    prefetchNext: bool = False
 
     def update(self, raw: object) -> tuple[Settings, list[str]]:
         """These settings with the valid keys of `raw` (flat or under `santaLsp`) applied, and a

@@ -36,6 +36,20 @@ def indent_width(line: str) -> int:
     return len(whitespace.expandtabs(4))
 
 
+def indent_after_enter(lines: list[str], line: int) -> str:
+    """The indentation an editor puts on the new line when Enter is pressed at the end of line
+    `line`: that line's own, one level deeper after a block opener (a level: a tab where the
+    line is tab-indented, else the fewest leading spaces of an indented line of the document)."""
+    text = strip_end(lines[line])
+    own = text[: len(text) - len(text.lstrip(" \t"))]
+    if not text.rstrip().endswith(OPENERS):
+        return own
+    if "\t" in own:
+        return own + "\t"
+    widths = [indent_width(other) for other in lines if other.strip() and other.startswith(" ")]
+    return own + " " * min(widths, default=4)
+
+
 def bracket_chars(text: str) -> Iterator[tuple[int, str]]:
     """(index, bracket) for every bracket of `text` outside a quoted string.
 

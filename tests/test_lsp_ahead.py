@@ -102,3 +102,29 @@ async def test_the_suggestion_after_an_accept_is_prefetched(
         accepted = CODE.replace("\n\n", "\n" + shown + "\n", 1)
         open_doc(client, accepted, SEEN)
         assert text(after) == text(await inline(client, *end_of(line, 0, shown), SEEN))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("indent", "hit"), [("    ", True), ("  ", False)])
+async def test_the_suggestion_after_enter_at_the_end_of_a_line_is_prefetched(
+    client: LanguageClient, tiny_model: Path, indent: str, hit: bool
+) -> None:
+    """No suggestion at the end of a line (where an accept mostly leaves the cursor): the one on
+    the next line, after Enter and the indentation an editor adds there, is made in idle time. An
+    editor that indents otherwise gets a fresh generation."""
+    code = "import os\nif os:"  # an editor indents one level after the colon
+    await start(client, tiny_model, prefetchNext=True, **SAME)
+    open_doc(client, code, SEEN)
+    written = text(await inline(client, 1, 6, SEEN))
+    # Stopping where the model starts leaves nothing at the end of the line, as a model that
+    # ends the line there would.
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"stop": [written[0]]}))
+    open_doc(client, code + "\n" + indent, SEEN.replace("seen", "next"))  # what a fresh generation gives there
+    fresh = text(await inline(client, 2, len(indent), SEEN.replace("seen", "next")))
+    assert fresh
+    open_doc(client, code, TYPED)
+    assert not (await inline(client, 1, 6, TYPED)).items
+    insert(client, 1, 6, "\n" + indent, 2, TYPED)  # Enter, and the editor's indentation
+    after = text(await inline(client, 2, len(indent), TYPED))
+    assert (await metrics(client))["prefetchHits"] == int(hit)
+    assert after == fresh

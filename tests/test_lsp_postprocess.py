@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from santa_lsp.completer import _config
 from santa_lsp.documents import Document
 from santa_lsp.postprocess import Suggestion, block_ended, finish
 from santa_lsp.prompt import Prompt
 from santa_lsp.settings import Settings
-from santa_lsp.situation import Situation, situation
+from santa_lsp.situation import Situation, indent_after_enter, situation
 from santa_lsp.window import Cursor
 
 MARKERS = ["<|endoftext|>", "<fim-prefix>", "<fim-middle>", "<fim-suffix>"]
@@ -98,3 +100,17 @@ def test_no_empty_or_whitespace_items() -> None:
     assert run("", BLOCK) is None
     assert run("   \n  ", BLOCK) is None
     assert run("\n\n", MID_LINE) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "indent"),
+    [
+        ("x = 1\n  y = 2\n", "  "),  # the line's own
+        ("if x:\n", "    "),  # one level deeper after an opener; no indented line: four spaces
+        ("x = [\n  1,\n]\nif x:\n", "  "),  # a level: the document's fewest leading spaces
+        ("\tif x {\n", "\t\t"),  # a tab where the line is tab-indented
+    ],
+)
+def test_indent_after_enter(text: str, indent: str) -> None:
+    lines = text.splitlines(keepends=True)
+    assert indent_after_enter(lines, len(lines) - 1) == indent
