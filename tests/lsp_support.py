@@ -128,13 +128,23 @@ def insert(client: LanguageClient, line: int, character: int, text: str, version
     )
 
 
-async def inline(client: LanguageClient, line: int, character: int, uri: str = URI) -> types.InlineCompletionList:
-    params = types.InlineCompletionParams(
+def inline_params(line: int, character: int, uri: str = URI) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
         text_document=types.TextDocumentIdentifier(uri),
         position=types.Position(line, character),
     )
-    result = await client.text_document_inline_completion_async(params)
+
+
+def send_inline(client: LanguageClient, msg_id: str, line: int, character: int, uri: str = URI) -> asyncio.Future:
+    """An inline completion request with a chosen id (to cancel it), still unanswered."""
+    params = inline_params(line, character, uri)
+    future = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
+    return asyncio.wrap_future(future)
+
+
+async def inline(client: LanguageClient, line: int, character: int, uri: str = URI) -> types.InlineCompletionList:
+    result = await client.text_document_inline_completion_async(inline_params(line, character, uri))
     assert isinstance(result, types.InlineCompletionList)
     return result
 

@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp_support import inline, insert, metrics, open_doc, start
+from tests.lsp_support import inline, insert, metrics, open_doc, send_inline, start
 
 # A blank top-level line: the block it starts has no end, so a generation runs to its token limit.
 CODE = "import os\n\n"
@@ -25,16 +25,6 @@ TYPED = "file:///work/typed.py"  # where it types
 # No cross-file context (the two documents' prompts are the same), no prefix cache (the same
 # numbers for the same prompt) and no typed-ahead cache (a second generation is a model call).
 SAME = {"crossFile": False, "cache": False}
-
-
-def request(client: LanguageClient, uri: str, line: int, character: int, msg_id: str) -> asyncio.Future:
-    params = types.InlineCompletionParams(
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        text_document=types.TextDocumentIdentifier(uri),
-        position=types.Position(line, character),
-    )
-    future = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
-    return asyncio.wrap_future(future)
 
 
 def text(answer: types.InlineCompletionList) -> str:
@@ -62,7 +52,7 @@ async def test_typing_what_the_running_generation_writes_keeps_it(
     open_doc(client, CODE, TYPED)
     written = text(await inline(client, 1, 0, SEEN))
     assert len(written) > 4
-    first = request(client, TYPED, 1, 0, "first")  # a long generation, under way when the user types
+    first = send_inline(client, "first", 1, 0, TYPED)  # a long generation, under way when the user types
     await asyncio.sleep(0.5)  # it has written its first tokens: the typed text agrees with them, or not
     typed = written[:2] if agreeing else ("Q" if written[0] != "Q" else "Z")
     insert(client, 1, 0, typed, 2, TYPED)

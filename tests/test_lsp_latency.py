@@ -16,23 +16,13 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp_support import URI, cancelled_generations, inline, insert, metrics, open_doc, start
+from tests.lsp_support import URI, cancelled_generations, inline, insert, metrics, open_doc, send_inline, start
 
 # A blank top-level line: the block it starts has no end (no line can be indented less than
 # column 0), so the slow model's random text runs to the token limit rather than stopping early.
 CODE = "import os\n\n"
 LONG = 400  # tokens: seconds of work for the slow model
 FINISHED = re.compile(r"completion: \d+ prompt tokens \(\d+ reused\), (\d+) new, (\w+)")
-
-
-def request(client: LanguageClient, msg_id: str, line: int = 1, character: int = 0) -> asyncio.Future:
-    params = types.InlineCompletionParams(
-        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
-        text_document=types.TextDocumentIdentifier(URI),
-        position=types.Position(line, character),
-    )
-    future = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
-    return asyncio.wrap_future(future)
 
 
 async def settle(client: LanguageClient, max_new_tokens: int) -> None:
@@ -47,7 +37,7 @@ async def generating(client: LanguageClient, slow_model: Path, msg_id: str, **op
     no generation is spared for agreeing with the typing (tests/test_lsp_ahead.py)."""
     await start(client, slow_model, maxNewTokens=LONG, keepAgreeing=False, **options)
     open_doc(client, CODE)
-    pending = request(client, msg_id)
+    pending = send_inline(client, msg_id, 1, 0)
     await asyncio.sleep(0.5)  # the generation is under way
     return pending
 
@@ -76,7 +66,7 @@ async def test_a_newer_request_for_the_document_wins(
 ) -> None:
     older = await generating(client, slow_model, "older", cache=False)
     insert(client, 1, 0, "r", version=2)
-    newer = request(client, "newer", 1, 1)
+    newer = send_inline(client, "newer", 1, 1)
     assert not (await older).items  # stopped and answered empty, not left running
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="newer"))
     with pytest.raises(JsonRpcException):
