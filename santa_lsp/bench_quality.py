@@ -10,7 +10,8 @@ is one keystroke. The indentation an editor inserts after a newline is free.
 quality mode waits for every answer, with no time budget, so only what is suggested counts. realtime mode types at
 human speed and a suggestion counts only if it arrived before the next keystroke. Both report the
 latency of the answer (a suggestion or none) to the request right after a whole suggestion is
-accepted (what `prefetchNext` is for).
+accepted, and of the one after the Enter that follows such an accept at the end of a line (the
+next suggestion, mostly: what `prefetchNext` is for).
 
 Each region is typed into a document of its own, opened fresh; with `--multi-site`, a file's
 regions (those that do not overlap) are all taken out of one document and typed back into it
@@ -94,6 +95,8 @@ class Tally:
     late: int = 0  # realtime: answered after the next keystroke
     latencies_ms: list[float] = field(default_factory=list)  # of the answers with a suggestion
     after_accept_ms: list[float] = field(default_factory=list)  # of every answer asked right after a whole accept
+    after_enter_ms: list[float] = field(default_factory=list)  # of every answer asked after an accept and Enter
+    after_enter_shown: int = 0  # of those, the answers with a suggestion
 
     def add(self, other: Tally) -> None:
         for name, value in vars(other).items():
@@ -114,6 +117,9 @@ class Tally:
             "p95_ms": pct(self.latencies_ms, 95) if self.latencies_ms else None,
             "after_accept": len(self.after_accept_ms),
             "after_accept_p50_ms": pct(self.after_accept_ms, 50) if self.after_accept_ms else None,
+            "after_enter": len(self.after_enter_ms), "after_enter_shown": self.after_enter_shown,
+            "after_enter_p50_ms": pct(self.after_enter_ms, 50) if self.after_enter_ms else None,
+            "after_enter_p95_ms": pct(self.after_enter_ms, 95) if self.after_enter_ms else None,
         }  # fmt: skip
 
 
@@ -335,7 +341,9 @@ class Typist:
         self.line = region.before.count("\n")
         self.left = region.before[region.before.rfind("\n") + 1 :]  # the cursor line, left of the cursor
         self.dropped: list[asyncio.Future[tuple[str, float]]] = []  # realtime: answers that came too late
-        self.accepted = False  # the last keystroke accepted a whole suggestion
+        # Where the last keystrokes leave the user: "accepted" a whole suggestion, or "enter" right
+        # after such an accept; None otherwise.
+        self.after: str | None = None
 
     async def run(self) -> None:
         region = self.region
@@ -351,9 +359,10 @@ class Typist:
             request = None
             if suggestion and self._judge(suggestion):
                 continue
-            self._insert(region.typed[self.done])
+            key = region.typed[self.done]
+            self._insert(key)
             self.tally.keystrokes += 1
-            self.accepted = False
+            self.after = "enter" if self.after == "accepted" and key == "\n" else None
         await asyncio.gather(*self.dropped)
 
     async def _visible(self, request: asyncio.Future[tuple[str, float]]) -> str:
@@ -392,7 +401,7 @@ class Typist:
         if take:
             self._insert(region.typed[self.done : self.done + take])
             tally.keystrokes += 1
-        self.accepted = take == len(suggestion)
+        self.after = "accepted" if take == len(suggestion) else None
         return take > 0
 
     def _insert_free(self) -> None:
@@ -418,7 +427,7 @@ class Typist:
             text_document=types.TextDocumentIdentifier(self.uri),
             position=types.Position(self.line, _utf16(self.left)),
         )
-        started, after_accept = time.perf_counter(), self.accepted
+        started, after = time.perf_counter(), self.after
         self.tally.requests += 1
         result = await self.client.text_document_inline_completion_async(params)
         elapsed = 1000 * (time.perf_counter() - started)
@@ -426,8 +435,11 @@ class Typist:
         text = str(items[0].insert_text) if items else ""
         if text:
             self.tally.latencies_ms.append(elapsed)
-        if after_accept:
+        if after == "accepted":
             self.tally.after_accept_ms.append(elapsed)
+        elif after == "enter":
+            self.tally.after_enter_ms.append(elapsed)
+            self.tally.after_enter_shown += bool(text)
         return text, elapsed
 
 
@@ -523,7 +535,8 @@ def table(result: dict[str, Any]) -> str:
         f"{result['files']} files, {result['regions']} regions "
         f"({', '.join(f'{n} {kind}' for kind, n in result['region_kinds'].items())})",
         f"{'setting':<32} {'language':<11} {'chars':>6} {'saved':>6} {'shown':>6} {'acc.full':>8} {'partial':>7} "
-        f"{'not acc.':>8} {'junk':>10} {'late':>5} {'p50 ms':>7} {'p95 ms':>7} {'after acc.':>10} {'p50 ms':>7}",
+        f"{'not acc.':>8} {'junk':>10} {'late':>5} {'p50 ms':>7} {'p95 ms':>7} {'after acc.':>10} {'p50 ms':>7} "
+        f"{'then Enter':>10} {'shown':>5} {'p50 ms':>7}",
     ]
     for arm in result["arms"]:
         for language, s in [*arm["languages"].items(), ("overall", arm["overall"])]:
@@ -532,7 +545,8 @@ def table(result: dict[str, Any]) -> str:
                 f"{arm['label'][:32]:<32} {language:<11} {s['chars']:>6} {s['keystrokes_saved']:>6.1%} {s['shown']:>6} "
                 f"{s['accepted_full']:>8} {s['accepted_partial']:>7} {s['shown_not_accepted_rate']:>8.1%} "
                 f"{junk:>10} {s['late']:>5} {_ms(s['p50_ms']):>7} {_ms(s['p95_ms']):>7} "
-                f"{s['after_accept']:>10} {_ms(s['after_accept_p50_ms']):>7}"
+                f"{s['after_accept']:>10} {_ms(s['after_accept_p50_ms']):>7} "
+                f"{s['after_enter']:>10} {s['after_enter_shown']:>5} {_ms(s['after_enter_p50_ms']):>7}"
             )
     return "\n".join(rows + [_interval_row(arm, result["arms"][0]["label"]) for arm in result["arms"]])
 

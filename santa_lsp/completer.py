@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import model
 from santa_lsp import typed_ahead
 from santa_lsp.ahead import Ahead, accepted
-from santa_lsp.documents import Document, strip_end
+from santa_lsp.documents import strip_end
 from santa_lsp.model_host import ModelHost
 from santa_lsp.postprocess import MIN_CHARS, Suggestion, block_ended, confident_part, finish
 from santa_lsp.prompt import Prompt, PromptBuilder
@@ -98,7 +98,7 @@ class Completer:
         if (
             settings.prefetchNext
             and entry.doc.version == version  # else the user has moved on from what was answered
-            and (following := self._following(entry.doc, cursor, suggestions)) is not None
+            and (following := self._following(entry, cursor, suggestions)) is not None
         ):
             task = asyncio.ensure_future(self._prefetch(entry, cursor, following, settings, workspace))
             self._tasks.add(task)
@@ -106,13 +106,18 @@ class Completer:
         return suggestions
 
     @staticmethod
-    def _following(doc: Document, cursor: Cursor, suggestions: list[Suggestion]) -> Suggestion | None:
+    def _following(entry: OpenDocument, cursor: Cursor, suggestions: list[Suggestion]) -> Suggestion | None:
         """What the user likely writes next at the cursor, whose outcome is worth prefetching: the
-        suggestion shown; with none at the end of a line (where an accept mostly leaves the
-        cursor), Enter and the indentation the editor adds. None: nothing to go on."""
+        suggestion shown; with none at the end of a line that an accept completed (this answer is
+        the accept's prefetch), Enter and the indentation the editor adds. None: nothing to go on.
+        (While the user types a line by hand the cursor is at its end at every keystroke, and a
+        prefetch of the next line would be thrown away at the next one.)"""
         if suggestions:
             return suggestions[0]
+        doc, ahead = entry.doc, entry.ahead
         if doc.lines[cursor.line][cursor.column :].strip():
+            return None
+        if ahead is None or not ahead.prefetched or not ahead.answers(doc, cursor):
             return None
         return Suggestion("\n" + indent_after_enter(doc.lines, cursor.line), replace=0)
 

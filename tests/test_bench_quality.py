@@ -97,6 +97,19 @@ def test_without_suggestions_every_character_is_a_keystroke() -> None:
     assert client.final == FILE
     assert tally.keystrokes == tally.chars == 34 and tally.shown == 0
     assert tally.requests == 34  # one request after every keystroke, and one at the start
+    assert tally.after_accept_ms == tally.after_enter_ms == []  # an Enter typed after no accept is not timed
+
+
+def test_answers_after_a_whole_accept_and_after_the_enter_that_follows_it_are_timed() -> None:
+    """The next suggestion after an accept (what prefetchNext is for): the answer right after
+    the accept, at the end of the line, and the one after the Enter typed next."""
+    tally = type_region(ScriptedClient({"    ": "amount = price * qty"}), block_region())
+    assert tally.keystrokes == 1 + 1 + len("return amount")  # the accept, Enter, the second line by hand
+    assert len(tally.after_accept_ms) == 1  # at the end of the first line: nothing there
+    assert len(tally.after_enter_ms) == 1 and tally.after_enter_shown == 1  # the script's text again, not taken
+    summary = tally.summary()
+    assert (summary["after_enter"], summary["after_enter_shown"]) == (1, 1)
+    assert summary["after_enter_p50_ms"] is not None
 
 
 def test_junk_is_counted_when_shown_and_never_for_what_is_accepted_whole() -> None:

@@ -22,6 +22,7 @@ from tests.lsp_support import inline, insert, metrics, open_doc, send_inline, st
 CODE = "import os\n\n"
 SEEN = "file:///work/seen.py"  # where the test learns what the model writes
 TYPED = "file:///work/typed.py"  # where it types
+NEXT = "file:///work/next.py"  # where it learns what the model writes after the place it types at
 # No cross-file context (the two documents' prompts are the same), no prefix cache (the same
 # numbers for the same prompt) and no typed-ahead cache (a second generation is a model call).
 SAME = {"crossFile": False, "cache": False}
@@ -95,26 +96,30 @@ async def test_the_suggestion_after_an_accept_is_prefetched(
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("indent", "hit"), [("    ", True), ("  ", False)])
-async def test_the_suggestion_after_enter_at_the_end_of_a_line_is_prefetched(
-    client: LanguageClient, tiny_model: Path, indent: str, hit: bool
+@pytest.mark.parametrize(("accept", "indent", "hit"), [(True, "", True), (True, "  ", False), (False, "", False)])
+async def test_the_suggestion_after_the_enter_that_follows_an_accept_is_prefetched(
+    client: LanguageClient, tiny_model: Path, accept: bool, indent: str, hit: bool
 ) -> None:
-    """No suggestion at the end of a line (where an accept mostly leaves the cursor): the one on
-    the next line, after Enter and the indentation an editor adds there, is made in idle time. An
-    editor that indents otherwise gets a fresh generation."""
-    code = "import os\nif os:"  # an editor indents one level after the colon
+    """An accept that ends a line leaves nothing to suggest at its end: the suggestion on the next
+    line, after Enter and the indentation an editor adds there, is made in idle time. An editor
+    that indents otherwise gets a fresh generation, and so does a line typed to its end by hand
+    (there the cursor is at the end of the line at every keystroke: a prefetch would be wasted)."""
+    code = "import os\nx = os."  # at its end the model writes a line, and nothing after it
     await start(client, tiny_model, prefetchNext=True, **SAME)
     open_doc(client, code, SEEN)
-    written = text(await inline(client, 1, 6, SEEN))
-    # Stopping where the model starts leaves nothing at the end of the line, as a model that
-    # ends the line there would.
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"stop": [written[0]]}))
-    open_doc(client, code + "\n" + indent, SEEN.replace("seen", "next"))  # what a fresh generation gives there
-    fresh = text(await inline(client, 2, len(indent), SEEN.replace("seen", "next")))
-    assert fresh
-    open_doc(client, code, TYPED)
-    assert not (await inline(client, 1, 6, TYPED)).items
-    insert(client, 1, 6, "\n" + indent, 2, TYPED)  # Enter, and the editor's indentation
+    shown = text(await inline(client, 1, 7, SEEN))
+    line = "x = os." + shown
+    open_doc(client, f"import os\n{line}\n{indent}", NEXT)  # what a fresh generation gives there
+    fresh = text(await inline(client, 2, len(indent), NEXT))
+    assert shown and fresh
+    if accept:
+        open_doc(client, code, TYPED)
+        assert text(await inline(client, 1, 7, TYPED)) == shown
+        insert(client, 1, 7, shown, 2, TYPED)  # the user accepts it
+    else:
+        open_doc(client, f"import os\n{line}", TYPED)
+    assert not (await inline(client, 1, len(line), TYPED)).items
+    insert(client, 1, len(line), "\n" + indent, 3, TYPED)  # Enter, and the editor's indentation
     after = text(await inline(client, 2, len(indent), TYPED))
     assert (await metrics(client))["prefetchHits"] == int(hit)
     assert after == fresh
