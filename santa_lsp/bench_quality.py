@@ -93,7 +93,8 @@ class Tally:
     junk_loop: int = 0
     junk_broken: int = 0
     late: int = 0  # realtime: answered after the next keystroke
-    latencies_ms: list[float] = field(default_factory=list)  # of the answers with a suggestion
+    latencies_ms: list[float] = field(default_factory=list)  # of the suggestions shown (came in time)
+    shown_at: list[int] = field(default_factory=list)  # where each was shown: characters of the region typed
     after_accept_ms: list[float] = field(default_factory=list)  # of every answer asked right after a whole accept
     after_enter_ms: list[float] = field(default_factory=list)  # of every answer asked after an accept and Enter
     after_enter_shown: int = 0  # of those, the answers with a suggestion
@@ -348,15 +349,11 @@ class Typist:
     async def run(self) -> None:
         region = self.region
         self.tally.chars += region.chars
-        request = None
         while True:
             self._insert_free()
             if self.done >= len(region.typed):
                 break
-            if request is None:
-                request = asyncio.ensure_future(self._ask())
-            suggestion = await self._visible(request)
-            request = None
+            suggestion = await self._visible(asyncio.ensure_future(self._ask()))
             if suggestion and self._judge(suggestion):
                 continue
             key = region.typed[self.done]
@@ -366,10 +363,9 @@ class Typist:
         await asyncio.gather(*self.dropped)
 
     async def _visible(self, request: asyncio.Future[tuple[str, float]]) -> str:
-        """The suggestion on screen at the next keystroke."""
+        """The suggestion on screen at the next keystroke (its latency is a shown one's)."""
         if self.rng is None:  # quality mode: every answer is waited for
-            text, _ = await request
-            return text
+            return self._shown(*await request)
         at_line_start = not self.left.strip()
         gap = self.rng.lognormvariate(0, KEY_SIGMA) * KEY_GAP_S
         if at_line_start:
@@ -383,7 +379,12 @@ class Typist:
             self.dropped.append(request)
             return ""
         await asyncio.sleep(max(0.0, gap - (time.perf_counter() - started)))  # the user's pace, not the server's
-        text, _ = request.result()
+        return self._shown(*request.result())
+
+    def _shown(self, text: str, elapsed_ms: float) -> str:
+        if text:
+            self.tally.latencies_ms.append(elapsed_ms)
+            self.tally.shown_at.append(self.done)
         return text
 
     def _judge(self, suggestion: str) -> bool:
@@ -433,8 +434,6 @@ class Typist:
         elapsed = 1000 * (time.perf_counter() - started)
         items = result.items if isinstance(result, types.InlineCompletionList) else []
         text = str(items[0].insert_text) if items else ""
-        if text:
-            self.tally.latencies_ms.append(elapsed)
         if after == "accepted":
             self.tally.after_accept_ms.append(elapsed)
         elif after == "enter":
@@ -457,6 +456,7 @@ class Arm:
     tallies: dict[str, Tally] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     per_region: list[tuple[int, int]] = field(default_factory=list)  # (chars, keystrokes), in region order
+    shown_per_region: list[dict[int, float]] = field(default_factory=list)  # latency shown at each place, by region
     program: list[str] | None = None  # another server than this santa-lsp (a baseline)
 
 
@@ -471,6 +471,7 @@ async def run(args: argparse.Namespace, sessions: list[Session], arms: list[Arm]
                 for region, tally in zip(session.regions, await type_session(client, session, rng), strict=True):
                     arm.tallies.setdefault(region.language, Tally()).add(tally)
                     arm.per_region.append((tally.chars, tally.keystrokes))
+                    arm.shown_per_region.append(dict(zip(tally.shown_at, tally.latencies_ms, strict=True)))
             typed += len(session.regions)
             if typed // 10 > (typed - len(session.regions)) // 10 or typed == total:
                 print(f"  {typed}/{total} regions typed", file=sys.stderr, flush=True)
@@ -502,6 +503,7 @@ def results(args: argparse.Namespace, sessions: list[Session], arms: list[Arm]) 
             difference = _saved(arm.per_region) - _saved(arms[0].per_region)
             out[-1]["saved_vs_first"] = {"difference": difference,
                                          "ci95": saved_interval([arm.per_region, arms[0].per_region])}  # fmt: skip
+            out[-1]["shown_vs_first"] = shown_at_same_places(arms[0], arm)
     kinds = {kind: sum(r.kind == kind for r in regions) for kind in KINDS}
     return {
         "mode": "realtime" if args.realtime else "quality", "multi_site": args.multi_site, "model": args.model,
@@ -509,6 +511,22 @@ def results(args: argparse.Namespace, sessions: list[Session], arms: list[Arm]) 
         "split": args.split, "files": len({r.name for r in regions}), "regions": len(regions),
         "region_kinds": kinds, "seed": args.seed, "arms": out,
     }  # fmt: skip
+
+
+def shown_at_same_places(first: Arm, other: Arm) -> dict[str, Any]:
+    """The latency of the suggestions two arms both showed at the same places (region, characters
+    typed): an arm that shows more suggestions adds slower ones, which moves its own median."""
+    pairs = [
+        (mine[place], theirs[place])
+        for mine, theirs in zip(first.shown_per_region, other.shown_per_region, strict=True)
+        for place in mine.keys() & theirs.keys()
+    ]  # fmt: skip
+    first_ms, other_ms = [a for a, _ in pairs], [b for _, b in pairs]
+    return {
+        "places": len(pairs),
+        "p50_ms_first": pct(first_ms, 50) if pairs else None,
+        "p50_ms": pct(other_ms, 50) if pairs else None,
+    }
 
 
 def _saved(pairs: Sequence[tuple[int, int]]) -> float:
@@ -557,6 +575,9 @@ def _interval_row(arm: dict[str, Any], first: str) -> str:
     if "saved_vs_first" in arm:
         difference, (low, high) = arm["saved_vs_first"]["difference"], arm["saved_vs_first"]["ci95"]
         row += f"; vs {first[:32]}: {100 * difference:+.1f} points (95% CI {100 * low:+.1f} .. {100 * high:+.1f})"
+        same = arm["shown_vs_first"]
+        row += f"; shown p50 at the {same['places']} places both showed one: {_ms(same['p50_ms'])} ms"
+        row += f" (vs {_ms(same['p50_ms_first'])} ms)"
     return row
 
 

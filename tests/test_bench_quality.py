@@ -134,6 +134,17 @@ def test_realtime_counts_a_suggestion_only_if_it_came_before_the_next_keystroke(
     assert on_time.keystrokes == 1 and on_time.late == 0
     late = type_region(ScriptedClient(script, delay_s=5.0), block_region(), random.Random(0))
     assert late.shown == 0 and late.late == late.requests == 34 and late.keystrokes == 34
+    assert late.latencies_ms == []  # answers with a suggestion that came too late were never shown
+
+
+def test_shown_latencies_are_also_compared_where_both_arms_showed_a_suggestion() -> None:
+    first = bench_quality.Arm("a", {}, shown_per_region=[{0: 10.0, 5: 30.0}, {2: 50.0}])
+    other = bench_quality.Arm("b", {}, shown_per_region=[{0: 20.0, 7: 900.0}, {2: 60.0, 3: 800.0}])
+    same = bench_quality.shown_at_same_places(first, other)
+    assert same["places"] == 2  # (region 0, 0 typed) and (region 1, 2 typed)
+    assert (same["p50_ms_first"], same["p50_ms"]) == (pytest.approx(30.0), pytest.approx(40.0))
+    nothing = bench_quality.Arm("c", {}, shown_per_region=[{}, {}])
+    assert bench_quality.shown_at_same_places(first, nothing) == {"places": 0, "p50_ms_first": None, "p50_ms": None}
 
 
 def test_saved_intervals_are_bootstrapped_over_regions_and_paired_between_arms() -> None:
