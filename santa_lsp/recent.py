@@ -93,8 +93,8 @@ def copied_chunk(text: str) -> str | None:
 
 
 class RecentEdits:
-    """The workspace's ring of recently edited regions (one per workspace: the user edits in one
-    place at a time, whichever document it is in)."""
+    """The workspace's ring of recently edited regions and copied text (one per workspace: the
+    user edits in one place at a time, whichever document it is in)."""
 
     def __init__(self) -> None:
         self.site: Site | None = None  # where the user edits now
