@@ -67,6 +67,7 @@ class Metrics:
     duplicateCandidates: int = 0  # candidates that came out of the rules as an earlier one's text
     warmUps: int = 0  # prompts prefilled ahead of a request (santa/prefill) to the end
     recentEditPrompts: int = 0  # prompts of requests that carried recently edited regions (recentEdits)
+    copiedTexts: int = 0  # copied texts taken into the ring of recent edits (santa/copied, recentEdits)
     keptAlive: int = 0  # requests given a suggestion by an earlier request's generation, kept alive (keepAgreeing)
     prefetchHits: int = 0  # requests given a suggestion by a generation made before the accept (prefetchNext)
 

@@ -116,7 +116,7 @@ class PromptBuilder:
         edits, used, start = "", budget, cursor.line
         for _ in range(2):
             start = prefix_window(doc.lines, cursor, room - used, None, self.count)[2]
-            edits, used = recent.context(doc.uri, start, last_line, used, self.count)
+            edits, used = recent.context(doc.uri, doc.lines, start, last_line, used, self.count)
         return edits, used, start
 
     def _cross_file(

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 _ALWAYS_ALLOWED = {types.INITIALIZE, types.EXIT}
 PREFILL = "santa/prefill"
+COPIED = "santa/copied"
 
 
 @attrs.define
@@ -67,8 +68,29 @@ class PrefillNotification:
     jsonrpc: str = "2.0"
 
 
+@attrs.define
+class CopiedParams:
+    text: str
+
+
+@attrs.define
+class CopiedNotification:
+    """`santa/copied` (docs/protocol.md): the user copied this text."""
+
+    params: CopiedParams
+    method: str = COPIED
+    jsonrpc: str = "2.0"
+
+
+def _structure_copied(value: Any, _: type) -> CopiedParams:
+    # cattrs would make a string of anything (None, a list); only a string is copied text.
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        raise ValueError('expected {"text": string}')
+    return CopiedParams(value["text"])
+
+
 # This server's own methods whose params have a shape, read (and refused) like LSP's.
-OWN_MESSAGE_TYPES: dict[str, type] = {PREFILL: PrefillNotification}
+OWN_MESSAGE_TYPES: dict[str, type] = {PREFILL: PrefillNotification, COPIED: CopiedNotification}
 # LSP methods that are notifications, and this server's: their message types have no id.
 NOTIFICATIONS = frozenset(
     method
@@ -182,6 +204,7 @@ class SantaProtocol(LanguageServerProtocol):
 
     def __init__(self, server: SantaServer, converter: Any) -> None:
         super().__init__(server, converter)
+        converter.register_structure_hook(CopiedParams, _structure_copied)
         self.initialize_seen = False
         self.exit_code: int | None = None  # set by `exit`: the read loop stops
         self._awaiting: set[Any] = set()  # ids of the requests this server sent and has no response to yet

@@ -22,7 +22,7 @@ from santa_lsp.completer import Completer
 from santa_lsp.documents import Document, PositionError, strip_end, to_units
 from santa_lsp.model_host import ModelHost, State
 from santa_lsp.postprocess import Suggestion
-from santa_lsp.rpc import PREFILL, SantaProtocol
+from santa_lsp.rpc import COPIED, PREFILL, CopiedParams, SantaProtocol
 from santa_lsp.settings import Settings
 from santa_lsp.stats import Stats
 from santa_lsp.syntax import is_word_char
@@ -200,6 +200,17 @@ class SantaServer(LanguageServer):
         if located is not None:
             await self.completer.warm(*located, self.settings, self.documents)
 
+    def copied(self, params: CopiedParams) -> None:
+        """`santa/copied`: text the user copied joins the ring of recent edits (setting `recentEdits`)."""
+        if not self.settings.recentEdits:
+            return
+        if self.documents.recent.copied(params.text):
+            self.completer.metrics.copiedTexts += 1
+        else:
+            log.debug(
+                "%s: %d characters not taken (too few or too many, or the newest entry)", COPIED, len(params.text)
+            )
+
     def word_before(self, uri: str, position: types.Position) -> tuple[str, types.Position]:
         """The identifier that ends at `position` (a request already found the document) and
         where it starts."""
@@ -330,6 +341,10 @@ def _register(server: SantaServer) -> None:
     @server.feature(PREFILL)
     async def prefill(ls: SantaServer, params: types.TextDocumentPositionParams) -> None:
         await ls.prefill(params)
+
+    @server.feature(COPIED)
+    def copied(ls: SantaServer, params: CopiedParams) -> None:
+        ls.copied(params)
 
     @server.command(ACCEPTED)
     def accepted(ls: SantaServer, item_id: str) -> bool:

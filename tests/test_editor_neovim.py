@@ -163,6 +163,7 @@ def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
     assert data["cursor_after"] == [last_row, last_col]
     assert data["ghost_after"] == 0, "ghost text left behind after leaving insert mode"
     assert data["warm_ups_after"] == data["warm_ups_before"] + 1, "insert mode sent no santa/prefill"
+    assert data["copied_after"] == data["copied_before"] + 1, "a yank sent no santa/copied"
 
     # The item's accept command reached the server (statistics were turned on in setup).
     assert data.get("stats_err") is None, data.get("stats_err")

@@ -1,6 +1,7 @@
-"""Recently edited regions as prompt context (setting `recentEdits`, santa_lsp/recent.py): the
-ring itself, and the real server with a tiny model, whose DEBUG log shows the regions placed in
-a prompt and whose metrics count the prompts that carried them."""
+"""Recently edited regions and copied text as prompt context (setting `recentEdits`,
+santa_lsp/recent.py, notification `santa/copied`): the ring itself, and the real server with a
+tiny model, whose DEBUG log shows the regions placed in a prompt and whose metrics count the
+prompts that carried them and the copies taken."""
 
 from __future__ import annotations
 
@@ -8,20 +9,24 @@ import re
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from santa_lsp.crossfile import CHUNK_LINES
 from santa_lsp.documents import Document, LineEdit
 from santa_lsp.prompt import PromptBuilder
-from santa_lsp.recent import RecentEdits
+from santa_lsp.recent import COPIED_CHARS, MAX_COPIED, RecentEdits
+from santa_lsp.rpc import COPIED
 from santa_lsp.window import Cursor, TokenCounter
 from santa_lsp.workspace import OpenDocument
-from tests.lsp_support import inline, insert, make_printable_model, metrics, open_doc, start
+from tests.lsp_support import OPTIONS, RawServer, inline, insert, make_printable_model, metrics, open_doc, start
 
 URI, OTHER = "file:///work/a.py", "file:///work/b.py"
 # A file far longer than the model's window: its top is out of sight at its end.
 LONG = "def first(a):\n    return a\n\n" + "".join(f"value_{i} = {i}\n" for i in range(300))
 TOP, BOTTOM = (1, 4), (250, 0)  # inside `first`'s body; far below it
 PLACED = re.compile(r"recent edits in the prompt of \S+ \(\d+ tokens\): (.*)")
+COPY = "def copied_helper(x):\n    return x * 42\n"  # in no document
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +92,14 @@ def test_the_context_is_the_newest_that_fit_oldest_first_outside_the_window() ->
         edit_at(ring, doc, line, f"edit_{line} = 1\n")
     texts = [site.text for site in ring.ring]  # 10, 30, 50, 70 (90 is where the user is)
     cost = words(texts[0])
-    text, used = ring.context(URI, 90, 95, 2 * cost, words)
+    text, used = ring.context(URI, doc.lines, 90, 95, 2 * cost, words)
     assert text == texts[2] + texts[3] and used == words(texts[2]) + words(texts[3])
-    text, _ = ring.context(URI, 60, 95, 2 * cost, words)  # 70 is in the window: left out
+    text, _ = ring.context(URI, doc.lines, 60, 95, 2 * cost, words)  # 70 is in the window: left out
     assert text == texts[1] + texts[2]
-    assert ring.context(URI, 90, 95, cost - 1, words) == ("", 0)
-    assert ring.context(OTHER, 0, 100, 10 * cost, words)[0] == "".join(texts)  # another document's window
+    assert ring.context(URI, doc.lines, 90, 95, cost - 1, words) == ("", 0)
+    assert ring.context(OTHER, numbered(OTHER).lines, 0, 100, 10 * cost, words)[0] == "".join(
+        texts
+    )  # another document's window
 
 
 def test_closing_a_document_forgets_its_places() -> None:
@@ -135,6 +142,67 @@ def test_the_prompt_start_stays_while_the_user_types_at_one_site() -> None:
         assert "far_above" in prompt.context and prompt.recent_tokens > 0
         starts.append(prompt.prefix[: len(prompt.context) + 200])
     assert len(set(starts)) == 1
+
+
+def test_copied_text_joins_the_ring_as_an_entry_with_no_place() -> None:
+    ring, doc = RecentEdits(), numbered(URI)
+    edit_at(ring, doc, 10, "x")
+    edit_at(ring, doc, 60, "y")
+    assert ring.copied("\n  \n" + COPY + "\n \n")  # the blank lines around it left out
+    assert [site.uri for site in ring.ring] == [URI, None] and ring.ring[-1].text == COPY
+    assert ring.version == 2
+    ring.forget(URI)  # a document closed: what was copied stays
+    assert [site.text for site in ring.ring] == [COPY]
+    version = ring.version
+    for text in [COPY, "", " \n\t ", "short_name", "x" * (MAX_COPIED + 1)]:  # the newest; too little; too much
+        assert not ring.copied(text)
+    assert ring.version == version  # the ring, and so the prompt, as they were
+
+
+def test_a_long_copy_keeps_its_first_lines() -> None:
+    ring = RecentEdits()
+    assert ring.copied("".join(f"copied_{i} = {i}\n" for i in range(100)))
+    assert ring.ring[0].text == "".join(f"copied_{i} = {i}\n" for i in range(CHUNK_LINES))
+    assert ring.copied("data = '" + "y" * 10_000 + "'")
+    assert len(ring.ring[-1].text) == COPIED_CHARS + 1 and ring.ring[-1].text.endswith("\n")
+
+
+def test_copies_and_edited_regions_push_out_older_entries_like_them() -> None:
+    ring, doc = RecentEdits(), numbered(URI)
+    edit_at(ring, doc, 10, "edited = 1\n")
+    edit_at(ring, doc, 30, "x")
+    edit_at(ring, doc, 60, "y")
+    region, other = (site.text for site in ring.ring)
+    assert ring.copied(region)  # a region left, copied: one entry, the newest
+    assert [site.text for site in ring.ring] == [other, region] and ring.ring[-1].uri is None
+    assert ring.copied(COPY) and ring.copied(region)  # no longer the newest: it moves up
+    assert [site.text for site in ring.ring] == [other, COPY, region]
+    edit_at(ring, doc, 11, "again = 2\n")  # back at that region, edited and left: it replaces the copy
+    edit_at(ring, doc, 90, "z")
+    texts = [site.text for site in ring.ring]
+    assert texts[:2] == [other, COPY] and region not in texts and "again = 2" in texts[-1]
+
+
+def test_a_copy_the_window_shows_is_left_out() -> None:
+    ring, doc = RecentEdits(), numbered(URI)
+    shown = "40 = 40\n    line_41 = 41\n"  # from the middle of line 40, indented otherwise
+    assert ring.copied(shown) and ring.copied(COPY)
+    assert ring.context(URI, doc.lines, 30, 50, 100, words)[0] == COPY
+    assert ring.context(URI, doc.lines, 60, 90, 100, words)[0] == ring.ring[0].text + COPY
+
+
+def test_copied_text_is_placed_as_the_edited_regions_are() -> None:
+    """After the regions older than it (newest last), and there it stays while the user types."""
+    ring, doc = RecentEdits(), numbered(URI, 400)
+    edit_at(ring, doc, 5, "far_above = 1\n")
+    edit_at(ring, doc, 300, "x")
+    entry, builder = OpenDocument(doc), PromptBuilder(TokenCounter(words), 512)
+    before = builder.build(entry, Cursor(300, 1), 16, [entry], 0, ring, 128)
+    ring.copied(COPY)
+    for column in (1, 2):
+        edit_at(ring, doc, 300, "x")
+        prompt = builder.build(entry, Cursor(300, column), 16, [entry], 0, ring, 128)
+        assert prompt.context == before.context + COPY and prompt.prefix.startswith(prompt.context)
 
 
 def test_an_edit_reports_the_lines_it_touched() -> None:
@@ -199,3 +267,43 @@ async def test_a_budget_too_small_for_any_region_adds_none(client: LanguageClien
     await start(client, wide_model, recentEdits=True, recentEditsTokens=2, crossFile=False)
     await edit_top_then_bottom(client)
     assert (await metrics(client))["recentEditPrompts"] == 0
+
+
+def copy(client: LanguageClient, text: str) -> None:
+    client.protocol.notify(COPIED, {"text": text})
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("on", [True, False])
+async def test_the_prompt_carries_the_text_copied_before(
+    client: LanguageClient, wide_model: Path, capfd: pytest.CaptureFixture[str], on: bool
+) -> None:
+    await start(client, wide_model, recentEdits=on, crossFile=False)
+    open_doc(client, LONG, URI)
+    copy(client, COPY)
+    copy(client, COPY)  # again: the newest entry already
+    copy(client, "value_240 = 240\nvalue_241 = 241\n")  # from near the bottom: the window shows it
+    insert(client, *BOTTOM, "v", version=2, uri=URI)
+    await inline(client, BOTTOM[0], 1, URI)
+    figures = await metrics(client)
+    assert figures["copiedTexts"] == 2 * on and figures["recentEditPrompts"] == int(on)
+    assert PLACED.findall(capfd.readouterr().err) == ([repr(COPY)] if on else [])
+
+
+@pytest.mark.asyncio
+async def test_bad_copies_are_ignored(tiny_model: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    server = await RawServer.start("--model", str(tiny_model))
+    try:
+        await server.initialize({**OPTIONS, "recentEdits": True})
+        refused = [None, {}, {"text": None}, {"text": 42}, {"text": [COPY]}]
+        for params in [*refused, {"text": " \n "}, {"text": "x" * (MAX_COPIED + 1)}]:
+            server.send({"jsonrpc": "2.0", "method": COPIED, "params": params})
+        # A notification sent as a request is refused, as LSP's own are.
+        server.send({"jsonrpc": "2.0", "id": 7, "method": COPIED, "params": {"text": COPY}})
+        assert (await server.response(7))["error"]["code"] == types.ErrorCodes.InvalidRequest
+        server.send({"jsonrpc": "2.0", "method": COPIED, "params": {"text": COPY}})
+        server.send({"jsonrpc": "2.0", "id": 8, "method": "santa/metrics", "params": {}})
+        assert (await server.response(8))["result"]["copiedTexts"] == 1
+    finally:
+        await server.close()
+    assert capfd.readouterr().err.count(f"invalid params for {COPIED}") == len(refused)

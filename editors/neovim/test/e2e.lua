@@ -1,7 +1,8 @@
 -- End-to-end driver for a real, headless Neovim: opens a file, types, waits for the server's
 -- inline completions (three candidates) to show, cycles through them, asks the server directly
 -- for the same completions, accepts the second one word by word, line by line, then the rest
--- with the accept key, leaves insert mode and writes what happened as JSON. Run by
+-- with the accept key, leaves insert mode, enters it elsewhere (santa/prefill), yanks two lines
+-- (santa/copied) and writes what happened as JSON. Run by
 -- tests/test_editor_neovim.py; parameters come in environment variables:
 --   SANTA_E2E_CMD     JSON list: the server command line
 --   SANTA_E2E_MODEL   model directory
@@ -184,19 +185,28 @@ local function main()
   result.ghost_after = #vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, {})
 
   -- Entering insert mode elsewhere has the server prefill the prompt there (santa/prefill).
-  local function warm_ups()
+  local function metric(name)
     local answer = client:request_sync("santa/metrics", {}, timeout_ms, bufnr)
-    return answer and answer.result and answer.result.warmUps or -1
+    return answer and answer.result and answer.result[name] or -1
   end
   sleep(500) -- the request the last accept started has been answered: the server is idle
-  result.warm_ups_before = warm_ups()
+  result.warm_ups_before = metric("warmUps")
   vim.api.nvim_win_set_cursor(0, { 1, 0 })
   vim.api.nvim_input("i")
   wait_for("warm-up", function()
-    return warm_ups() > result.warm_ups_before
+    return metric("warmUps") > result.warm_ups_before
   end, 10000, true)
-  result.warm_ups_after = warm_ups()
+  result.warm_ups_after = metric("warmUps")
   vim.api.nvim_input("<Esc>")
+
+  -- With recentEdits on, a yank reaches the server's ring of recent edits (santa/copied).
+  santa.update({ recentEdits = true })
+  result.copied_before = metric("copiedTexts")
+  vim.api.nvim_input("ggyj") -- the first two lines
+  wait_for("copied text", function()
+    return metric("copiedTexts") > result.copied_before
+  end, 10000, true)
+  result.copied_after = metric("copiedTexts")
 
   -- The accept command reached the server (stats are on in setup above).
   sleep(200)

@@ -13,6 +13,7 @@ import {
   type ServerOptions,
   State,
 } from "vscode-languageclient/node";
+import { COPIED, Clipboard } from "./copied";
 import { resolveServer } from "./launch";
 import { PREFILL, type Place, Prefiller } from "./prefill";
 import {
@@ -67,8 +68,18 @@ class SantaExtension implements vscode.Disposable {
   private fallbackAccept: vscode.Disposable | undefined;
   private stopping = false;
   private readonly prefiller = new Prefiller(
-    (place) => this.prefill(place),
+    (place) => {
+      this.prefill(place);
+      this.copied();
+    },
     () => cursorPlace(vscode.window.activeTextEditor),
+  );
+  private readonly clipboard = new Clipboard(
+    () => vscode.env.clipboard.readText(),
+    (text) => vscode.workspace.textDocuments.some((document) => document.getText().includes(text)),
+    async (text) => {
+      await this.client?.sendNotification(COPIED, { text });
+    },
   );
 
   constructor() {
@@ -111,6 +122,12 @@ class SantaExtension implements vscode.Disposable {
     if (!languageEnabled(enableMap, document.languageId)) return;
     const params = { textDocument: { uri: place.uri }, position: { line: place.line, character: place.character } };
     client.sendNotification(PREFILL, params).catch((err: unknown) => this.output.warn(`${PREFILL}: ${String(err)}`));
+  }
+
+  /** `santa/copied` with the clipboard's text, if new (setting `recentEdits`: the server ignores it otherwise). */
+  private copied(): void {
+    if (this.client?.state !== State.Running || !this.settings.server.recentEdits) return;
+    this.clipboard.check().catch((err: unknown) => this.output.warn(`${COPIED}: ${String(err)}`));
   }
 
   dispose(): void {

@@ -296,6 +296,7 @@ end
 
 local function on_attach(client, bufnr)
   require("santa_lsp.prefill").attach(bufnr, client.id)
+  require("santa_lsp.copied").attach(bufnr, client.id)
   local mode = M.inline_mode()
   if mode == "native" then
     local ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr, client_id = client.id })
