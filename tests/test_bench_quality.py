@@ -109,7 +109,8 @@ def test_answers_after_a_whole_accept_and_after_the_enter_that_follows_it_are_ti
     assert len(tally.after_enter_ms) == 1 and tally.after_enter_shown == 1  # the script's text again, not taken
     summary = tally.summary()
     assert (summary["after_enter"], summary["after_enter_shown"]) == (1, 1)
-    assert summary["after_enter_p50_ms"] == summary["after_enter_ms"][0] and len(summary["after_accept_ms"]) == 1
+    assert summary["after_enter_p50_ms"] == pytest.approx(summary["after_enter_ms"][0], abs=0.05)
+    assert len(summary["after_accept_ms"]) == 1
 
 
 def test_junk_is_counted_when_shown_and_never_for_what_is_accepted_whole() -> None:
