@@ -135,14 +135,14 @@ class Completer:
         if ahead is None:
             entry.cancel()  # latest wins: whatever ran for this document is stale now
         elif ahead.beyond_cache and ahead.answers(doc, cursor):
-            hits = await self._take(ahead, cursor.line, left, right, settings)
+            hits = await self._take(ahead, doc.lines, cursor.line, left, right, settings)
             # A prefetch made at this very place had this request's prompt: nothing is nothing.
             exact = ahead.prefetched and ahead.typed(doc) == ahead.given
             if hits or exact or entry.doc.version != version:  # (or a newer request has the document now)
                 return hits[: settings.candidates]
         # else a prefetch, while the user types through the suggestion it follows: the cache answers
         if settings.cache and (
-            hits := typed_ahead.lookup(entry.shown, cursor.line, left, right, settings.minTokenProb)
+            hits := typed_ahead.lookup(entry.shown, cursor.line, left, right, settings.minTokenProb, doc.lines)
         ):
             self.metrics.typedAheadHits += 1
             return hits[: settings.candidates]
@@ -174,11 +174,14 @@ class Completer:
                 job.cancel()
             raise
 
-    async def _take(self, ahead: Ahead, line: int, left: str, right: str, settings: Settings) -> list[Suggestion]:
+    async def _take(
+        self, ahead: Ahead, lines: list[str], line: int, left: str, right: str, settings: Settings
+    ) -> list[Suggestion]:
         """The suggestions of a generation ahead of this request, once it is done."""
         if not ahead.job.done:
             ahead.kept = True
-        hits = typed_ahead.lookup(await asyncio.shield(ahead.suggestions), line, left, right, settings.minTokenProb)
+        shown = await asyncio.shield(ahead.suggestions)
+        hits = typed_ahead.lookup(shown, line, left, right, settings.minTokenProb, lines)
         if hits and ahead.prefetched:
             self.metrics.prefetchHits += 1
         elif hits:

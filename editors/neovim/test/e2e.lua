@@ -2,8 +2,9 @@
 -- inline completions (three candidates) to show, cycles through them, asks the server directly
 -- for the same completions, accepts the second one word by word, line by line, then the rest
 -- with the accept key, leaves insert mode, enters it elsewhere (santa/prefill), yanks two lines
--- (santa/copied) and writes what happened as JSON. Run by
--- tests/test_editor_neovim.py; parameters come in environment variables:
+-- (santa/copied) and writes what happened as JSON. The same steps run on the plugin's ghost text
+-- (Neovim 0.10/0.11) and on Neovim 0.12's native inline completion.
+-- Run by tests/test_editor_neovim.py; parameters come in environment variables:
 --   SANTA_E2E_CMD     JSON list: the server command line
 --   SANTA_E2E_MODEL   model directory
 --   SANTA_E2E_FILE    file to open (the cursor goes to the end of its last line)
@@ -65,9 +66,68 @@ local function buffer_lines(bufnr)
   return vim.api.nvim_buf_get_lines(bufnr, 0, -1, true)
 end
 
+--- The text an inline extmark draws, its virtual lines after line breaks; chunks in the `hint`
+--- highlight group (Neovim's "(2/3)" after cycling) are left out and returned on their own.
+local function drawn_text(details, hint)
+  local lines = { details.virt_text or {}, unpack(details.virt_lines or {}) }
+  local texts, hints = {}, {}
+  for i, chunks in ipairs(lines) do
+    texts[i] = ""
+    for _, chunk in ipairs(chunks) do
+      if chunk[2] == hint then
+        table.insert(hints, chunk[1])
+      else
+        texts[i] = texts[i] .. chunk[1]
+      end
+    end
+  end
+  return table.concat(texts, "\n"), table.concat(hints)
+end
+
+--- What is on screen, read the same way for both inline modes: `current(bufnr)` gives
+--- {text = the item, drawn = what is drawn at the cursor, hint, index, count, range = {sr, sc, er, ec}}
+--- or nil when nothing is shown; `namespace` holds the extmarks.
+local function make_view(mode)
+  if mode == "native" then
+    -- The item and the count are Neovim's own state (private: read only); what is drawn is its extmark.
+    local namespace = vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
+    local active = vim.lsp._capability.all.inline_completion.active
+    return {
+      namespace = namespace,
+      current = function(bufnr)
+        local completor = active[bufnr]
+        local item = completor and completor.current
+        local marks = vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })
+        if not item or #marks == 0 then
+          return nil
+        end
+        local drawn, hint = drawn_text(marks[1][4], "ComplHintMore")
+        local pos = vim.api.nvim_win_get_cursor(0)
+        local range = item.range and { item.range:to_extmark() } or { pos[1] - 1, pos[2], pos[1] - 1, pos[2] }
+        local text = type(item.insert_text) == "string" and item.insert_text or item.insert_text.value
+        return { text = text, drawn = drawn, hint = hint, index = item._index, count = completor:count_items(), range = range }
+      end,
+    }
+  end
+  local ghost = require("santa_lsp.ghost")
+  return {
+    namespace = ghost._namespace,
+    current = function(bufnr)
+      local now = ghost.current(bufnr)
+      if not now then
+        return nil
+      end
+      local marks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
+      local drawn = drawn_text(marks[1][4])
+      local state = ghost._states[bufnr]
+      return { text = now.text, drawn = drawn, hint = "", index = now.index, count = now.count, range = state.items[now.index].range }
+    end,
+  }
+end
+
 local function main()
   local santa = require("santa_lsp")
-  local ghost = require("santa_lsp.ghost")
+  local partial = require("santa_lsp.partial")
   vim.api.nvim_create_autocmd("User", {
     pattern = "SantaLspStatus",
     callback = function(ev)
@@ -91,6 +151,7 @@ local function main()
   })
   result.inline_mode = santa.inline_mode()
   result.nvim_version = tostring(vim.version())
+  local view = make_view(result.inline_mode)
 
   vim.cmd.edit(vim.fn.fnameescape(env.SANTA_E2E_FILE))
   local bufnr = vim.api.nvim_get_current_buf()
@@ -102,6 +163,16 @@ local function main()
   end)
   local client = santa.get_client(bufnr)
   result.inline_provider = client.server_capabilities.inlineCompletionProvider ~= nil
+  local function native_state(id) -- whether Neovim has the client's inline completion on in the buffer
+    local active = vim.lsp._capability.all.inline_completion.active[bufnr]
+    return {
+      enabled = vim.lsp.inline_completion.is_enabled({ bufnr = bufnr, client_id = id }),
+      clients = active and vim.tbl_keys(active.client_state) or {},
+    }
+  end
+  if result.inline_mode == "native" then
+    result.native_attached = native_state(client.id)
+  end
 
   -- Type at the end of the last line, as a user would.
   local last = vim.api.nvim_buf_line_count(bufnr)
@@ -109,7 +180,7 @@ local function main()
   -- A random model may have nothing to say at some positions (the server drops empty or
   -- whitespace-only completions): then type a little more, a few times.
   local function shown() -- at least two candidates, to cycle through
-    local now = ghost.current(bufnr)
+    local now = view.current(bufnr)
     return vim.api.nvim_get_mode().mode == "i" and now ~= nil and now.count >= 2
   end
   vim.api.nvim_input("A" .. (env.SANTA_E2E_TYPE or ""))
@@ -122,26 +193,25 @@ local function main()
     result.typed = result.typed .. more
   end
   wait_for("suggestion shown", shown)
-  local shown = ghost.current(bufnr)
-  result.shown = { text = shown.text, rest = shown.rest, count = shown.count }
-  result.extmarks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
+  local first = view.current(bufnr)
+  result.shown = { text = first.text, drawn = first.drawn, count = first.count }
 
   -- Next, previous, next: the second candidate is shown (its own text, drawn at the cursor).
   result.cycled = {}
-  for _, key in ipairs(shown.count > 1 and { "<M-]>", "<M-[>", "<M-]>" } or {}) do
-    local before = ghost.current(bufnr).index
+  for _, key in ipairs({ "<M-]>", "<M-[>", "<M-]>" }) do
+    local before = view.current(bufnr).index
     vim.api.nvim_input(key)
     wait_for("cycled with " .. key, function()
-      local now = ghost.current(bufnr)
+      local now = view.current(bufnr)
       return now ~= nil and now.index ~= before
     end)
-    local marks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
-    local now = ghost.current(bufnr)
-    table.insert(result.cycled, { index = now.index, text = now.text, drawn = marks[1][4].virt_text[1][1] })
+    local now = view.current(bufnr)
+    table.insert(result.cycled, { index = now.index, text = now.text, drawn = now.drawn, hint = now.hint })
   end
-  local chosen = ghost.current(bufnr)
+  local chosen = view.current(bufnr)
   result.chosen = { index = chosen.index, text = chosen.text }
-  result.item_range = ghost._states[bufnr].items[chosen.index].range
+  result.item_range = chosen.range
+  local chosen_start = { chosen.range[1], chosen.range[2] }
 
   -- The same request straight to the server: the ghost text must be what it answers.
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
@@ -153,27 +223,35 @@ local function main()
   result.before = buffer_lines(bufnr)
   local pos = vim.api.nvim_win_get_cursor(0)
   result.cursor = { pos[1] - 1, pos[2] }
-  -- Accept the next word, the next line, then the rest: each key while something is left.
+  -- Accept the next word, the next line, then the rest: each key while the chosen item's rest
+  -- is shown. Native inline completion hides it on accepting a part and shows the server's
+  -- answer to the request that follows (its typed-ahead rest); the ghost text keeps the item.
+  local function rest_of_chosen()
+    return partial.rest(bufnr, chosen.text, chosen_start)
+  end
   result.parts = {}
   for _, key in ipairs({ "<C-Right>", "<C-Down>", "<Tab>" }) do
-    local now = ghost.current(bufnr)
-    if not now or now.index ~= chosen.index or now.text ~= chosen.text then
+    local now = view.current(bufnr)
+    if not now or now.drawn ~= rest_of_chosen() then
       break -- all of it accepted (a new suggestion may be on screen already)
     end
-    local rest = ghost.current(bufnr).rest
     local tick = vim.api.nvim_buf_get_changedtick(bufnr)
     vim.api.nvim_input(key)
     wait_for("accepted with " .. key, function()
       return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
     end)
-    sleep(50) -- TextChangedI redraws the rest
+    wait_for("the rest shown after " .. key, function()
+      local rest, shown_now = rest_of_chosen(), view.current(bufnr)
+      return rest == nil or (shown_now ~= nil and shown_now.drawn == rest)
+    end, 10000, true)
     pos = vim.api.nvim_win_get_cursor(0)
+    local after = view.current(bufnr)
     table.insert(result.parts, {
       key = key,
-      rest = rest,
+      rest = now.drawn,
       lines = buffer_lines(bufnr),
       cursor = { pos[1] - 1, pos[2] },
-      visible = ghost.visible(bufnr),
+      drawn_after = after and after.drawn, -- for the failure message
     })
   end
   result.cursor_after = result.parts[#result.parts].cursor
@@ -182,7 +260,7 @@ local function main()
     return vim.api.nvim_get_mode().mode == "n"
   end)
   result.after = buffer_lines(bufnr)
-  result.ghost_after = #vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, {})
+  result.ghost_after = #vim.api.nvim_buf_get_extmarks(bufnr, view.namespace, 0, -1, {})
 
   -- Entering insert mode elsewhere has the server prefill the prompt there (santa/prefill).
   local function metric(name)
@@ -214,6 +292,23 @@ local function main()
   result.stats = stats and stats.result
   result.stats_err = stats and stats.err
   result.status_final = santa.status
+
+  -- Native: toggling turns it off and on for this client; after a restart it runs for the new
+  -- client only (a client that stopped and stayed in it made every request fail).
+  if result.inline_mode == "native" then
+    santa.toggle()
+    result.native_off = native_state(client.id)
+    santa.toggle()
+    result.native_on = native_state(client.id)
+    santa.restart()
+    wait_for("restarted", function()
+      local now = santa.get_client(bufnr)
+      return now ~= nil and now.id ~= client.id and #native_state(now.id).clients > 0
+    end)
+    local restarted = santa.get_client(bufnr)
+    result.native_restarted = native_state(restarted.id)
+    result.restarted_id = restarted.id
+  end
 end
 
 co = coroutine.create(main)

@@ -236,28 +236,32 @@ function M.get_client(bufnr)
   return clients[1]
 end
 
---- Native inline completion (0.12): accepts the next word or line of the item shown, through
---- get()'s on_accept; the request that follows the cursor's move is answered with the rest from
---- the server's typed-ahead cache. Returns false when no item is shown.
-local function accept_part_native(bufnr, what)
+--- get()'s on_accept for native inline completion (0.12) that accepts the next word or line of
+--- the item: inserts it itself and returns nil, so that Neovim inserts nothing. The item's range is
+--- a vim.Range, read through its to_extmark() (0-based rows and byte columns).
+function M._accept_part_handler(bufnr, what)
   local partial = require("santa_lsp.partial")
-  return vim.lsp.inline_completion.get({
-    bufnr = bufnr,
-    on_accept = function(item)
-      local text = type(item.insert_text) == "string" and item.insert_text or item.insert_text.value
-      local row, col = partial.cursor()
-      local start, right = { row, col }, 0
-      if item.range then
-        local s, e = item.range.start, item.range.end_
-        start = { s.row, s.col }
-        right = (e.row == row and e.col > col) and e.col - col or 0
-      end
-      local client = vim.lsp.get_client_by_id(item.client_id)
-      if partial.accept_next(bufnr, text, start, right, what) == "whole" and item.command and client then
-        client:exec_cmd(item.command, { bufnr = bufnr })
-      end
-    end,
-  })
+  return function(item)
+    local text = type(item.insert_text) == "string" and item.insert_text or item.insert_text.value
+    local row, col = partial.cursor()
+    local start, right = { row, col }, 0
+    if item.range then
+      local sr, sc, er, ec = item.range:to_extmark()
+      start = { sr, sc }
+      right = (er == row and ec > col) and ec - col or 0
+    end
+    local client = vim.lsp.get_client_by_id(item.client_id)
+    if partial.accept_next(bufnr, text, start, right, what) == "whole" and item.command and client then
+      client:exec_cmd(item.command, { bufnr = bufnr })
+    end
+  end
+end
+
+--- Native inline completion (0.12): accepts the next word or line of the item shown; the request
+--- that follows the cursor's move is answered with the rest from the server's typed-ahead cache.
+--- Returns false when no item is shown.
+local function accept_part_native(bufnr, what)
+  return vim.lsp.inline_completion.get({ bufnr = bufnr, on_accept = M._accept_part_handler(bufnr, what) })
 end
 
 local function set_keymaps_native(bufnr)
@@ -299,10 +303,10 @@ local function on_attach(client, bufnr)
   require("santa_lsp.copied").attach(bufnr, client.id)
   local mode = M.inline_mode()
   if mode == "native" then
-    local ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr, client_id = client.id })
-    if not ok then
-      ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
-    end
+    -- Per buffer: Neovim runs it for a client and a buffer only when both are enabled, and a
+    -- buffer is not until told (a client filter alone marks the client and leaves the buffer
+    -- off: is_enabled() said false, and the client was never detached from it on a restart).
+    local ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
     if ok then
       set_keymaps_native(bufnr)
       return
@@ -449,8 +453,10 @@ function M.toggle()
   local on = M.settings.enabled == false
   M.settings.enabled = on
   push_settings()
-  if M.inline_mode() == "native" then
-    pcall(vim.lsp.inline_completion.enable, on)
+  local client = M.get_client()
+  if client and M.inline_mode() == "native" then
+    -- This client only: another server's inline completion in the same buffers stays as it is.
+    vim.lsp.inline_completion.enable(on, { client_id = client.id })
   end
   if not on then
     require("santa_lsp.ghost").dismiss_all()
