@@ -50,10 +50,12 @@ KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 ENV_CACHE = "SANTA_NEOVIM_CACHE"
 MAX_DOWNLOAD_BYTES = 100 * 2**20  # the closure is about 12 MB; far more means sid's dependencies changed shape
 TIMEOUT_S = 120
-# Printed by the wrapped nvim once unpacked: the test that it runs, and runs 0.12's API.
+# Printed by the wrapped nvim once unpacked: the test that it runs 0.12's API and finds its runtime
+# files, its tree-sitter parsers (the ftplugins of 0.12 start them) and its Lua modules.
 CHECK_LUA = (
     "io.stdout:write(vim.json.encode({version = {vim.version().major, vim.version().minor},"
     " inline = vim.lsp.inline_completion ~= nil, runtime = vim.env.VIMRUNTIME,"
+    " parser = vim.treesitter.language.add('markdown') == true,"
     " lpeg = require('lpeg').version, luv = vim.uv.version_string()}))"
 )
 
@@ -184,14 +186,19 @@ def _bare_name(dependency: str) -> str:
 
 
 def _write_wrapper(path: Path, root: Path, version: str) -> None:
+    """The script that runs the unpacked nvim as an installed one would run. Its library directory
+    (the tree-sitter parsers) is found from v:progpath, sid's ld.so here: it goes on the runtime
+    path first, ahead of any /usr/lib/nvim of the system's own Neovim."""
     libs = root / "usr" / "lib" / TRIPLET
+    q = shlex.quote
+    parsers = f"lua vim.opt.rtp:prepend([[{root / 'usr/lib/nvim'}]])"
     path.write_text(
         "#!/bin/sh\n"
         f"# Neovim {version} from Debian {SUITE}, unpacked by scripts/neovim-0.12 (tests/neovim_debian.py).\n"
         "# Started through sid's own loader with sid's libraries: they stay out of the processes nvim starts.\n"
-        f"export VIMRUNTIME={shlex.quote(str(root / 'usr/share/nvim/runtime'))}\n"
-        f"exec {shlex.quote(str(libs / LOADER))} --library-path {shlex.quote(str(libs))}"
-        f' {shlex.quote(str(root / "usr/bin/nvim"))} "$@"\n'
+        f"export VIMRUNTIME={q(str(root / 'usr/share/nvim/runtime'))}\n"
+        f"exec {q(str(libs / LOADER))} --library-path {q(str(libs))} {q(str(root / 'usr/bin/nvim'))}"
+        f' --cmd {q(parsers)} "$@"\n'
     )
     path.chmod(0o755)
 
@@ -202,39 +209,52 @@ def _check_wrapper(wrapper: Path, root: Path) -> None:
     try:
         seen = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise RuntimeError(f"the unpacked nvim does not run (rc {done.returncode}): {done.stderr.strip()[-1000:]}")
-    if tuple(seen["version"]) < (0, 12) or not seen["inline"] or seen["runtime"] != str(root / "usr/share/nvim/runtime"):
+        raise RuntimeError(
+            f"the unpacked nvim does not run (rc {done.returncode}): {done.stderr.strip()[-1000:]}"
+        ) from None
+    expected = {"inline": True, "runtime": str(root / "usr/share/nvim/runtime"), "parser": True}
+    if tuple(seen["version"]) < (0, 12) or any(seen[key] != value for key, value in expected.items()):
         raise RuntimeError(f"the unpacked nvim is not a working 0.12+: {seen}")
 
 
+def _resolve(client: httpx2.Client) -> tuple[str, list[dict[str, str]]]:
+    """sid's Neovim version and the packages to unpack for it, from the signed index."""
+    index_path = f"main/binary-{ARCH}/Packages.xz"
+    release = _verified_release(client)
+    index_xz = _fetch(client, f"dists/{SUITE}/{index_path}")
+    index = parse_index(lzma.decompress(_checked(index_xz, _release_sha256(release, index_path), "index")).decode())
+    packages = closure(index, "neovim")
+    version = index["neovim"]["Version"]
+    size = sum(int(package["Size"]) for package in packages)
+    if size > MAX_DOWNLOAD_BYTES:
+        raise RuntimeError(f"neovim {version} needs {size / 2**20:.0f} MB of packages from {SUITE}, more than expected")
+    _log(f"fetching neovim {version} from Debian {SUITE}: {len(packages)} packages, {size / 2**20:.1f} MB")
+    return version, packages
+
+
+def _unpack(client: httpx2.Client, packages: list[dict[str, str]], root: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for package in packages:
+            deb = Path(tmp) / Path(package["Filename"]).name
+            deb.write_bytes(_checked(_fetch(client, package["Filename"]), package["SHA256"], deb.name))
+            unpacked = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
+            if unpacked.returncode != 0:
+                raise RuntimeError(f"dpkg-deb -x {deb.name} failed: {unpacked.stderr.strip()}")
+
+
 def install() -> Path:
-    """The wrapper of a Neovim 0.12+ from sid: the cached one, or one fetched now (about 25 MB)."""
+    """The wrapper of a Neovim 0.12+ from sid: the cached one, or one fetched now (about 22 MB)."""
     cached = installed()
     if cached is not None:
         return cached
     _check_tools()
-    index_path = f"main/binary-{ARCH}/Packages.xz"
     with httpx2.Client(timeout=TIMEOUT_S, follow_redirects=True) as client:
-        release = _verified_release(client)
-        index_xz = _checked(_fetch(client, f"dists/{SUITE}/{index_path}"), _release_sha256(release, index_path), "index")
-        index = parse_index(lzma.decompress(index_xz).decode())
-        packages = closure(index, "neovim")
-        version = index["neovim"]["Version"]
-        size = sum(int(p["Size"]) for p in packages)
-        if size > MAX_DOWNLOAD_BYTES:
-            raise RuntimeError(f"neovim {version} needs {size / 2**20:.0f} MB of packages from {SUITE}: more than expected")
-        _log(f"fetching neovim {version} from Debian {SUITE}: {len(packages)} packages, {size / 2**20:.1f} MB")
+        version, packages = _resolve(client)
         target = cache_root() / version
-        shutil.rmtree(target, ignore_errors=True)  # a run that stopped half-way
+        shutil.rmtree(target, ignore_errors=True)  # what a run that stopped half-way left
         root = target / "root"
         root.mkdir(parents=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            for package in packages:
-                deb = Path(tmp) / Path(package["Filename"]).name
-                deb.write_bytes(_checked(_fetch(client, package["Filename"]), package["SHA256"], deb.name))
-                unpacked = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
-                if unpacked.returncode != 0:
-                    raise RuntimeError(f"dpkg-deb -x {deb.name} failed: {unpacked.stderr.strip()}")
+        _unpack(client, packages, root)
     partial = target / "nvim.partial"
     _write_wrapper(partial, root, version)
     _check_wrapper(partial, root)

@@ -223,35 +223,38 @@ local function main()
   result.before = buffer_lines(bufnr)
   local pos = vim.api.nvim_win_get_cursor(0)
   result.cursor = { pos[1] - 1, pos[2] }
-  -- Accept the next word, the next line, then the rest: each key while the chosen item's rest
-  -- is shown. Native inline completion hides it on accepting a part and shows the server's
-  -- answer to the request that follows (its typed-ahead rest); the ghost text keeps the item.
+  -- Accept the next word, then the next line, each time until the rest of the chosen item is
+  -- shown again (native inline completion hides it on accepting and shows the server's answer to
+  -- the request that follows, its typed-ahead rest, on the next line too; the ghost text keeps
+  -- the item); then the next word and the rest in one go, before anything is shown again.
   local function rest_of_chosen()
     return partial.rest(bufnr, chosen.text, chosen_start)
   end
   result.parts = {}
-  for _, key in ipairs({ "<C-Right>", "<C-Down>", "<Tab>" }) do
-    local now = view.current(bufnr)
-    if not now or now.drawn ~= rest_of_chosen() then
-      break -- all of it accepted (a new suggestion may be on screen already)
+  for _, keys in ipairs({ { "<C-Right>" }, { "<C-Down>" }, { "<C-Right>", "<Tab>" } }) do
+    local rest, now = rest_of_chosen(), view.current(bufnr)
+    if rest == nil then
+      break -- all of it accepted
     end
     local tick = vim.api.nvim_buf_get_changedtick(bufnr)
-    vim.api.nvim_input(key)
-    wait_for("accepted with " .. key, function()
-      return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
-    end)
-    wait_for("the rest shown after " .. key, function()
-      local rest, shown_now = rest_of_chosen(), view.current(bufnr)
-      return rest == nil or (shown_now ~= nil and shown_now.drawn == rest)
+    vim.api.nvim_input(table.concat(keys))
+    wait_for("accepted with " .. table.concat(keys), function()
+      return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick and (#keys == 1 or rest_of_chosen() == nil)
+    end, 10000, true) -- the test compares the buffer
+    wait_for("the rest shown after " .. table.concat(keys), function()
+      local left, shown_now = rest_of_chosen(), view.current(bufnr)
+      return left == nil or (shown_now ~= nil and shown_now.drawn == left)
     end, 10000, true)
     pos = vim.api.nvim_win_get_cursor(0)
     local after = view.current(bufnr)
     table.insert(result.parts, {
-      key = key,
-      rest = now.drawn,
+      keys = keys,
+      rest = rest,
+      drawn = now and now.drawn, -- what was on screen when the keys came
       lines = buffer_lines(bufnr),
       cursor = { pos[1] - 1, pos[2] },
-      drawn_after = after and after.drawn, -- for the failure message
+      rest_after = rest_of_chosen(),
+      drawn_after = after and after.drawn,
     })
   end
   result.cursor_after = result.parts[#result.parts].cursor

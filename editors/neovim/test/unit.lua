@@ -191,6 +191,39 @@ test("ghost text: a range over auto-closed characters is drawn once and replaced
   ghost.detach(buf)
 end)
 
+test("native accept (0.12): Neovim's item, then the rest kept, word by word over auto-closed characters", function()
+  if not santa.native_available() then
+    print("     (skipped: no vim.lsp.inline_completion, Neovim < 0.12)")
+    return
+  end
+  local native = require("santa_lsp.native")
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "print()" })
+  vim.api.nvim_win_set_cursor(0, { 1, 6 })
+  -- The item as Neovim hands it to on_accept, its LSP range made a vim.Range the way Neovim does.
+  local lsp_range = { start = { line = 0, character = 6 }, ["end"] = { line = 0, character = 7 } }
+  local item = { insert_text = "x + 1)", range = vim.range.lsp(buf, lsp_range, "utf-16"), client_id = -1 }
+  eq(native._on_accept(buf, "word")(item), nil, "Neovim is left nothing to insert")
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "print(x)" }, "a word")
+  -- Nothing is shown until Neovim asks again: the keys take the rest of the item being accepted.
+  assert(native.accept(buf, "word"), "the next word")
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "print(x +)" }, "the paren stays right of the cursor")
+  assert(native.accept(buf, "all"), "the rest")
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "print(x + 1)" }, "paren replaced, not doubled")
+  eq(vim.api.nvim_win_get_cursor(0), { 1, 12 }, "cursor after the paren")
+  eq(native.accept(buf, "word"), false, "all of it accepted: the key keeps its meaning")
+
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "x = " })
+  vim.api.nvim_win_set_cursor(0, { 1, 4 })
+  native._on_accept(buf, "line")({ insert_text = "f(a)\ny = 2", client_id = -1 }) -- no range: at the cursor
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "x = f(a)", "" }, "a line and its break")
+  eq(vim.api.nvim_win_get_cursor(0), { 2, 0 }, "cursor on the next line")
+  vim.api.nvim_buf_set_text(buf, 1, 0, 1, 0, { "z" }) -- typed something else
+  vim.api.nvim_win_set_cursor(0, { 2, 1 })
+  eq(native.accept(buf, "word"), false, "the buffer no longer agrees with the item")
+end)
+
 test("partial accept: the next word with its blanks, a run of punctuation, a line with its break", function()
   local partial = require("santa_lsp.partial")
   eq(partial.next_part("  foo(bar)", "word"), "  foo", "word")

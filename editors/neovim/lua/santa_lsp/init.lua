@@ -1,6 +1,7 @@
--- santa-lsp client for Neovim: registers the language server, wires inline completion
--- (native vim.lsp.inline_completion on Neovim >= 0.12, extmark ghost text on 0.10/0.11),
--- and tracks the server's santa/status notification. Contract: docs/protocol.md.
+-- santa-lsp client for Neovim: registers the language server, wires inline completion (Neovim's
+-- own vim.lsp.inline_completion on >= 0.12: santa_lsp.native; the plugin's ghost text on
+-- 0.10/0.11: santa_lsp.ghost), and tracks the server's santa/status notification. Contract:
+-- docs/protocol.md.
 
 local M = {}
 
@@ -236,79 +237,13 @@ function M.get_client(bufnr)
   return clients[1]
 end
 
---- get()'s on_accept for native inline completion (0.12) that accepts the next word or line of
---- the item: inserts it itself and returns nil, so that Neovim inserts nothing. The item's range is
---- a vim.Range, read through its to_extmark() (0-based rows and byte columns).
-function M._accept_part_handler(bufnr, what)
-  local partial = require("santa_lsp.partial")
-  return function(item)
-    local text = type(item.insert_text) == "string" and item.insert_text or item.insert_text.value
-    local row, col = partial.cursor()
-    local start, right = { row, col }, 0
-    if item.range then
-      local sr, sc, er, ec = item.range:to_extmark()
-      start = { sr, sc }
-      right = (er == row and ec > col) and ec - col or 0
-    end
-    local client = vim.lsp.get_client_by_id(item.client_id)
-    if partial.accept_next(bufnr, text, start, right, what) == "whole" and item.command and client then
-      client:exec_cmd(item.command, { bufnr = bufnr })
-    end
-  end
-end
-
---- Native inline completion (0.12): accepts the next word or line of the item shown; the request
---- that follows the cursor's move is answered with the rest from the server's typed-ahead cache.
---- Returns false when no item is shown.
-local function accept_part_native(bufnr, what)
-  return vim.lsp.inline_completion.get({ bufnr = bufnr, on_accept = M._accept_part_handler(bufnr, what) })
-end
-
-local function set_keymaps_native(bufnr)
-  local keys = M.config.keymaps or {}
-  local ic = vim.lsp.inline_completion
-  local function map(lhs, fn, desc)
-    if lhs then
-      vim.keymap.set("i", lhs, function()
-        if not fn() then -- nothing shown: the key keeps its own meaning
-          vim.api.nvim_feedkeys(vim.keycode(lhs), "n", false)
-        end
-      end, { buffer = bufnr, desc = "santa_lsp: " .. desc })
-    end
-  end
-  map(keys.accept, function()
-    return ic.get({ bufnr = bufnr })
-  end, "accept inline completion")
-  map(keys.accept_word, function()
-    return accept_part_native(bufnr, "word")
-  end, "accept the next word of the inline completion")
-  map(keys.accept_line, function()
-    return accept_part_native(bufnr, "line")
-  end, "accept the next line of the inline completion")
-  local select = ic.select or ic.jump
-  if select then
-    map(keys.next, function()
-      select({ bufnr = bufnr, count = 1 })
-      return true
-    end, "next inline completion")
-    map(keys.prev, function()
-      select({ bufnr = bufnr, count = -1 })
-      return true
-    end, "previous inline completion")
-  end
-end
-
 local function on_attach(client, bufnr)
   require("santa_lsp.prefill").attach(bufnr, client.id)
   require("santa_lsp.copied").attach(bufnr, client.id)
   local mode = M.inline_mode()
   if mode == "native" then
-    -- Per buffer: Neovim runs it for a client and a buffer only when both are enabled, and a
-    -- buffer is not until told (a client filter alone marks the client and leaves the buffer
-    -- off: is_enabled() said false, and the client was never detached from it on a restart).
-    local ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
+    local ok, err = pcall(require("santa_lsp.native").attach, bufnr, M.config)
     if ok then
-      set_keymaps_native(bufnr)
       return
     end
     warn("native inline completion failed (" .. tostring(err) .. "); using ghost text")
@@ -455,8 +390,7 @@ function M.toggle()
   push_settings()
   local client = M.get_client()
   if client and M.inline_mode() == "native" then
-    -- This client only: another server's inline completion in the same buffers stays as it is.
-    vim.lsp.inline_completion.enable(on, { client_id = client.id })
+    require("santa_lsp.native").enable_client(client.id, on)
   end
   if not on then
     require("santa_lsp.ghost").dismiss_all()

@@ -1,12 +1,15 @@
 -- Accepting a suggestion, in whole or in part: shared by the ghost text of Neovim 0.10/0.11
--- (santa_lsp.ghost) and the native inline completion of 0.12 (santa_lsp's on_accept handler).
+-- (santa_lsp.ghost) and the native inline completion of 0.12 (santa_lsp.native).
 
 local M = {}
 
 --- The start of `rest` that accept-word ("word") or accept-line ("line") inserts: the next word
---- (or run of punctuation) with the blanks before it; the rest of the line with its line break.
+--- (or run of punctuation) with the blanks before it; the rest of the line with its line break;
+--- all of it for "all".
 function M.next_part(rest, what)
-  if what == "line" then
+  if what == "all" then
+    return rest
+  elseif what == "line" then
     local nl = rest:find("\n", 1, true)
     return nl and rest:sub(1, nl) or rest
   end
@@ -57,7 +60,7 @@ function M.rest(bufnr, text, start)
   return text:sub(#typed + 1)
 end
 
---- Accepts the next word or line of `text`, a suggestion that starts at `start` and replaces
+--- Accepts the next word or line (or all) of `text`, a suggestion that starts at `start` and replaces
 --- `right` bytes right of the cursor (characters the editor auto-closed): the part is inserted at
 --- the cursor; when it is all that is left, the suggestion's end replaces those bytes too.
 --- Returns "part", "whole", or nil when the buffer no longer agrees with the suggestion.
