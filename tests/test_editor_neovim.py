@@ -79,8 +79,8 @@ def nvim(request: pytest.FixtureRequest) -> str:
     path, oldest, missing = request.param
     if path is None:
         pytest.skip(missing)
-    if nvim_version(path) < oldest:
-        pytest.skip(f"{path} is Neovim {nvim_version(path)}, this run needs {oldest} or newer")
+    if (version := nvim_version(path)) < oldest:
+        pytest.skip(f"{path} is Neovim {'.'.join(map(str, version))}, this run needs {'.'.join(map(str, oldest))}+")
     return path
 
 

@@ -1,9 +1,10 @@
 -- End-to-end driver for a real, headless Neovim: opens a file, types, waits for the server's
 -- inline completions (three candidates) to show, cycles through them, asks the server directly
--- for the same completions, accepts the second one word by word, line by line, then the rest
--- with the accept key, leaves insert mode, enters it elsewhere (santa/prefill), yanks two lines
+-- for the same completions, accepts the second one a word, a line, then a word and the rest in
+-- one input, leaves insert mode, enters it elsewhere (santa/prefill), yanks two lines
 -- (santa/copied) and writes what happened as JSON. The same steps run on the plugin's ghost text
--- (Neovim 0.10/0.11) and on Neovim 0.12's native inline completion.
+-- (Neovim 0.10/0.11) and on Neovim 0.12's native inline completion; on 0.12 it also toggles
+-- completions and restarts the server.
 -- Run by tests/test_editor_neovim.py; parameters come in environment variables:
 --   SANTA_E2E_CMD     JSON list: the server command line
 --   SANTA_E2E_MODEL   model directory
@@ -105,7 +106,8 @@ local function make_view(mode)
         local pos = vim.api.nvim_win_get_cursor(0)
         local range = item.range and { item.range:to_extmark() } or { pos[1] - 1, pos[2], pos[1] - 1, pos[2] }
         local text = type(item.insert_text) == "string" and item.insert_text or item.insert_text.value
-        return { text = text, drawn = drawn, hint = hint, index = item._index, count = completor:count_items(), range = range }
+        local count = completor:count_items()
+        return { text = text, drawn = drawn, hint = hint, index = item._index, count = count, range = range }
       end,
     }
   end
@@ -119,8 +121,8 @@ local function make_view(mode)
       end
       local marks = vim.api.nvim_buf_get_extmarks(bufnr, ghost._namespace, 0, -1, { details = true })
       local drawn = drawn_text(marks[1][4])
-      local state = ghost._states[bufnr]
-      return { text = now.text, drawn = drawn, hint = "", index = now.index, count = now.count, range = state.items[now.index].range }
+      local range = ghost._states[bufnr].items[now.index].range
+      return { text = now.text, drawn = drawn, hint = "", index = now.index, count = now.count, range = range }
     end,
   }
 end
