@@ -120,7 +120,7 @@ class Completer:
             return None
         if ahead is None or not ahead.prefetched or not ahead.answers(doc, cursor):
             return None
-        return Suggestion("\n" + indent_after_enter(doc.lines, cursor.line), replace=0)
+        return Suggestion("\n" + indent_after_enter(doc.lines, cursor.line, doc.language_id), replace=0)
 
     async def _complete(
         self, entry: OpenDocument, cursor: Cursor, settings: Settings, workspace: Workspace

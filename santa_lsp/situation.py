@@ -6,6 +6,7 @@ its rules compare the completion with.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from santa_lsp.documents import Document, strip_end
 from santa_lsp.window import Cursor
 
 OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", "begin")
+PYTHON_BLOCK_END = re.compile(r"(return|pass|raise|break|continue)\b")
 CLOSERS = ")]}\"'`;,"
 PAIRS = {")": "(", "]": "[", "}": "{"}
 OPENING = frozenset(PAIRS.values())
@@ -36,18 +38,27 @@ def indent_width(line: str) -> int:
     return len(whitespace.expandtabs(4))
 
 
-def indent_after_enter(lines: list[str], line: int) -> str:
+def indent_after_enter(lines: list[str], line: int, language_id: str = "") -> str:
     """The indentation an editor puts on the new line when Enter is pressed at the end of line
-    `line`: that line's own, one level deeper after a block opener (a level: a tab where the
-    line is tab-indented, else the fewest leading spaces of an indented line of the document)."""
+    `line`: that line's own, one level deeper after a block opener, and in Python one level
+    shallower after a statement that ends its block (VS Code's and Vim's Python indentation
+    rules do that). A level: a tab where the line is tab-indented, else the fewest leading spaces
+    of an indented line of the document."""
     text = strip_end(lines[line])
     own = text[: len(text) - len(text.lstrip(" \t"))]
-    if not text.rstrip().endswith(OPENERS):
-        return own
+    if text.rstrip().endswith(OPENERS):
+        return own + _level(lines, own)
+    if language_id == "python" and PYTHON_BLOCK_END.match(text.lstrip()):
+        level = _level(lines, own)
+        return own.removesuffix(level)
+    return own
+
+
+def _level(lines: list[str], own: str) -> str:
     if "\t" in own:
-        return own + "\t"
+        return "\t"
     widths = [indent_width(other) for other in lines if other.strip() and other.startswith(" ")]
-    return own + " " * min(widths, default=4)
+    return " " * min(widths, default=4)
 
 
 def bracket_chars(text: str) -> Iterator[tuple[int, str]]:

@@ -109,8 +109,16 @@ def test_no_empty_or_whitespace_items() -> None:
         ("if x:\n", "    "),  # one level deeper after an opener; no indented line: four spaces
         ("x = [\n  1,\n]\nif x:\n", "  "),  # a level: the document's fewest leading spaces
         ("\tif x {\n", "\t\t"),  # a tab where the line is tab-indented
+        ("def f(x):\n  if x:\n    return x\n", "  "),  # Python: one level shallower after a return
+        ("for x in y:\n\tif x:\n\t\tbreak\n", "\t"),
+        ("def f():\n    returned = 1\n", "    "),  # a name that starts like one is no return
     ],
 )
 def test_indent_after_enter(text: str, indent: str) -> None:
     lines = text.splitlines(keepends=True)
-    assert indent_after_enter(lines, len(lines) - 1) == indent
+    assert indent_after_enter(lines, len(lines) - 1, "python") == indent
+
+
+def test_only_python_is_dedented_after_a_return() -> None:
+    lines = ["function f(x) {\n", "    return x\n"]
+    assert indent_after_enter(lines, 1, "javascript") == "    "
