@@ -225,6 +225,24 @@ def test_neovim_ghost_text_accept_with_real_server(nvim: str, tmp_path: Path) ->
     assert data["stats"]["accepted"] == 1  # XDG_DATA_HOME is fresh: this run only
     assert data["stats"]["acceptedByCandidate"] == [0, 1]  # the second candidate was taken
 
+    # The dismiss key hides the item for good and the trigger key asks again (the same answer);
+    # after a word accepted it forgets the item: nothing more drawn, the word key moves the cursor.
+    keys = data["keys"]
+    assert keys["dismissed"] and not keys["shown_after_dismiss"], keys
+    assert keys["lines_after_dismiss"] == keys["lines"], keys
+    assert keys.get("shown_after_trigger") == keys["shown"], keys
+    assert keys["lines_after_word"] != keys["lines"] and keys["rest_after_word"], keys  # a part, not all
+    assert not keys["shown_after_word_dismiss"], keys
+    assert keys["lines_after_word_key"] == keys["lines_after_word"], keys
+
+    # Without auto_trigger only the trigger key asks (on 0.12 the ghost text: Neovim's own asks while typing).
+    manual = data["manual"]
+    asked = manual["requests_before"]
+    assert manual["inline_mode"] == "ghost", manual
+    assert not manual["shown_after_typing"] and manual["requests_after_typing"] == asked, manual
+    assert manual.get("requests_after_trigger") == asked + 1, manual
+    assert not manual["shown_after_other"] and manual["requests_after_other"] == asked + 1, manual
+
     if data["inline_mode"] == "native":
         # Turned on for the buffer and the client; :SantaLsp toggle turns it off and on again; a
         # restart leaves it running for the new client, the old one gone.

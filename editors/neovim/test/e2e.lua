@@ -2,9 +2,11 @@
 -- inline completions (three candidates) to show, cycles through them, asks the server directly
 -- for the same completions, accepts the second one a word, a line, then a word and the rest in
 -- one input, leaves insert mode, enters it elsewhere (santa/prefill), yanks two lines
--- (santa/copied) and writes what happened as JSON. The same steps run on the plugin's ghost text
--- (Neovim 0.10/0.11) and on Neovim 0.12's native inline completion; on 0.12 it also toggles
--- completions and restarts the server.
+-- (santa/copied), dismisses an item, asks for it again with the trigger key and dismisses it after
+-- a word accepted, then restarts with auto_trigger off and types, triggers and types again, and
+-- writes what happened as JSON. The same steps run on the plugin's ghost text (Neovim 0.10/0.11)
+-- and on Neovim 0.12's native inline completion; on 0.12 it also toggles completions and restarts
+-- the server.
 -- Run by tests/test_editor_neovim.py; parameters come in environment variables:
 --   SANTA_E2E_CMD     JSON list: the server command line
 --   SANTA_E2E_MODEL   model directory
@@ -176,25 +178,35 @@ local function main()
     result.native_attached = native_state(client.id)
   end
 
-  -- Type at the end of the last line, as a user would.
-  local last = vim.api.nvim_buf_line_count(bufnr)
-  vim.api.nvim_win_set_cursor(0, { last, 0 })
-  -- A random model may have nothing to say at some positions (the server drops empty or
-  -- whitespace-only completions): then type a little more, a few times.
-  local function shown() -- at least two candidates, to cycle through
-    local now = view.current(bufnr)
-    return vim.api.nvim_get_mode().mode == "i" and now ~= nil and now.count >= 2
+  local function shown_now()
+    return view.current(bufnr) ~= nil
   end
-  vim.api.nvim_input("A" .. (env.SANTA_E2E_TYPE or ""))
-  result.typed = env.SANTA_E2E_TYPE or ""
-  for _, more in ipairs({ " ", "x", " = ", "(", "a" }) do
-    if wait_for("suggestion shown", shown, 15000, true) then
-      break
+  local function lines_now()
+    return buffer_lines(bufnr)
+  end
+
+  -- Types `typed` at the end of the last line, as a user would, until `min_count` candidates are
+  -- shown. A random model may have nothing to say at some positions (the server drops empty or
+  -- whitespace-only completions): then it types a little more, a few times. Returns what it typed.
+  local function type_until_shown(typed, min_count)
+    local function shown()
+      local now = view.current(bufnr)
+      return vim.api.nvim_get_mode().mode == "i" and now ~= nil and now.count >= min_count
     end
-    vim.api.nvim_input(more)
-    result.typed = result.typed .. more
+    vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(bufnr), 0 })
+    vim.api.nvim_input("A" .. typed)
+    for _, more in ipairs({ " ", "x", " = ", "(", "a" }) do
+      if wait_for("suggestion shown", shown, 15000, true) then
+        break
+      end
+      vim.api.nvim_input(more)
+      typed = typed .. more
+    end
+    wait_for("suggestion shown", shown)
+    return typed
   end
-  wait_for("suggestion shown", shown)
+
+  result.typed = type_until_shown(env.SANTA_E2E_TYPE or "", 2) -- two candidates at least, to cycle through
   local first = view.current(bufnr)
   result.shown = { text = first.text, drawn = first.drawn, count = first.count }
 
@@ -269,7 +281,7 @@ local function main()
 
   -- Entering insert mode elsewhere has the server prefill the prompt there (santa/prefill).
   local function metric(name)
-    local answer = client:request_sync("santa/metrics", {}, timeout_ms, bufnr)
+    local answer = santa.get_client(bufnr):request_sync("santa/metrics", {}, timeout_ms, bufnr)
     return answer and answer.result and answer.result[name] or -1
   end
   sleep(500) -- the request the last accept started has been answered: the server is idle
@@ -298,6 +310,40 @@ local function main()
   result.stats_err = stats and stats.err
   result.status_final = santa.status
 
+  -- The dismiss key hides the item (for good: nothing asks again); the trigger key asks again.
+  -- After a word accepted, the dismiss key, before the rest is drawn again on 0.12, forgets the
+  -- item: the rest is not drawn, and the word key keeps its own meaning (it moves the cursor).
+  local keys = {}
+  result.keys = keys
+  type_until_shown(" ", 1)
+  keys.shown = view.current(bufnr).text
+  keys.lines = lines_now()
+  vim.api.nvim_input("<C-]>")
+  keys.dismissed = wait_for("dismissed", function()
+    return not shown_now()
+  end, 5000, true)
+  sleep(800) -- past Neovim's debounce and an answer
+  keys.shown_after_dismiss, keys.lines_after_dismiss = shown_now(), lines_now()
+  vim.api.nvim_input("<M-\\>")
+  if wait_for("shown on the trigger key", shown_now, 10000, true) then
+    local item = view.current(bufnr)
+    keys.shown_after_trigger = item.text
+    local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+    vim.api.nvim_input("<C-Right>")
+    wait_for("a word accepted", function()
+      return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
+    end, 5000, true)
+    keys.lines_after_word = lines_now()
+    keys.rest_after_word = partial.rest(bufnr, item.text, { item.range[1], item.range[2] })
+    vim.api.nvim_input("<C-]>")
+    sleep(800)
+    keys.shown_after_word_dismiss = shown_now()
+    vim.api.nvim_input("<C-Right>")
+    sleep(200)
+    keys.lines_after_word_key = lines_now()
+  end
+  vim.api.nvim_input("<Esc>")
+
   -- Native: toggling turns it off and on for this client; after a restart it runs for the new
   -- client only (a client that stopped and stayed in it made every request fail).
   if result.inline_mode == "native" then
@@ -314,6 +360,34 @@ local function main()
     result.native_restarted = native_state(restarted.id)
     result.restarted_id = restarted.id
   end
+
+  -- auto_trigger = false (a plugin option: the server restarts): typing asks nothing, the trigger
+  -- key does, and typing past what it showed asks nothing again. On 0.12 that is the ghost text.
+  local manual = {}
+  result.manual = manual
+  local before_id = santa.get_client(bufnr).id
+  santa.update({ auto_trigger = false })
+  wait_for("restarted without auto_trigger", function()
+    local now = santa.get_client(bufnr)
+    return now ~= nil and now.id ~= before_id and santa.status.state == "ready"
+  end)
+  manual.inline_mode = santa.inline_mode()
+  view = make_view(manual.inline_mode)
+  manual.requests_before = metric("requests")
+  vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(bufnr), 0 })
+  vim.api.nvim_input("A x = ")
+  sleep(1000) -- past any debounce and an answer
+  manual.shown_after_typing, manual.requests_after_typing = shown_now(), metric("requests")
+  vim.api.nvim_input("<M-\\>")
+  if wait_for("shown on the trigger key", shown_now, 10000, true) then
+    manual.requests_after_trigger = metric("requests")
+    -- A character the item does not start with: it no longer agrees with what is typed.
+    local other = view.current(bufnr).text:sub(1, 1) == "#" and "@" or "#"
+    vim.api.nvim_input(other)
+    sleep(1000)
+    manual.shown_after_other, manual.requests_after_other = shown_now(), metric("requests")
+  end
+  vim.api.nvim_input("<Esc>")
 end
 
 co = coroutine.create(main)

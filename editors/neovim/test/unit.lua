@@ -91,10 +91,15 @@ test("enabled_for: master switch and disabledLanguages", function()
   eq(santa.statusline(), "santa: off", "statusline")
 end)
 
-test("inline mode: ghost text before 0.12, native where vim.lsp.inline_completion exists", function()
+test("inline mode: native where vim.lsp.inline_completion exists, unless auto_trigger is off", function()
   santa.config.inline = "auto"
   local native = santa.native_available()
   eq(santa.inline_mode(), native and "native" or "ghost", "auto")
+  santa.config.auto_trigger = false
+  eq(santa.inline_mode(), "ghost", "only the ghost text waits for the trigger key")
+  santa.config.inline = "native"
+  eq(santa.inline_mode(), native and "native" or "ghost", "native asked for")
+  santa.config.auto_trigger = true
   santa.config.inline = "ghost"
   eq(santa.inline_mode(), "ghost", "forced ghost")
   santa.config.inline = false
@@ -222,6 +227,23 @@ test("native accept (0.12): Neovim's item, then the rest kept, word by word over
   vim.api.nvim_buf_set_text(buf, 1, 0, 1, 0, { "z" }) -- typed something else
   vim.api.nvim_win_set_cursor(0, { 2, 1 })
   eq(native.accept(buf, "word"), false, "the buffer no longer agrees with the item")
+end)
+
+test("native dismiss (0.12): forgets the item being accepted; false when there is nothing to dismiss", function()
+  if not santa.native_available() then
+    print("     (skipped: no vim.lsp.inline_completion, Neovim < 0.12)")
+    return
+  end
+  local native = require("santa_lsp.native")
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "x = " })
+  vim.api.nvim_win_set_cursor(0, { 1, 4 })
+  native._on_accept(buf, "word")({ insert_text = "f(a) + 1", client_id = -1 })
+  eq(native.dismiss(buf), true, "the item being accepted")
+  eq(native.accept(buf, "word"), false, "forgotten: the key keeps its meaning")
+  eq(vim.api.nvim_buf_get_lines(buf, 0, -1, true), { "x = f" }, "nothing more inserted")
+  eq(native.dismiss(buf), false, "nothing shown or being accepted: the key keeps its meaning")
 end)
 
 test("partial accept: the next word with its blanks, a run of punctuation, a line with its break", function()

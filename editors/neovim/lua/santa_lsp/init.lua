@@ -50,7 +50,7 @@ local DEFAULTS = {
   cmd_env = nil, -- extra environment variables for the server
   filetypes = nil, -- nil: every filetype
   root_markers = { ".git" },
-  inline = "auto", -- "auto": native on >= 0.12, ghost text before; "native" | "ghost" | false
+  inline = "auto", -- "auto": native on >= 0.12 with auto_trigger, else ghost text; "native" | "ghost" | false
   auto_trigger = true, -- ask while typing (false: only on the trigger key)
   debounce_ms = 120,
   keymaps = {
@@ -114,8 +114,10 @@ function M.inline_mode()
   if want == false then
     return nil
   end
-  if want == "native" or (want == "auto" and M.native_available()) then
-    return M.native_available() and "native" or "ghost"
+  -- Neovim's own always asks while typing: waiting for the trigger key takes the ghost text.
+  local auto_native = want == "auto" and M.config.auto_trigger ~= false
+  if (want == "native" or auto_native) and M.native_available() then
+    return "native"
   end
   return "ghost"
 end
@@ -247,6 +249,10 @@ local function on_attach(client, bufnr)
       return
     end
     warn("native inline completion failed (" .. tostring(err) .. "); using ghost text")
+  elseif M.native_available() then
+    -- Neovim's own, left on in the buffer by native mode before a restart (or on in all buffers),
+    -- would ask too.
+    require("santa_lsp.native").enable_client(client.id, false)
   end
   if mode then
     require("santa_lsp.ghost").attach(bufnr, client.id, M.config)

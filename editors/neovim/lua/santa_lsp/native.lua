@@ -5,6 +5,9 @@
 -- Neovim hides the item on accepting it, in whole or in part, and asks again once its debounce
 -- has passed (200 ms in 0.12.4); the server's typed-ahead cache answers with the rest. Keys
 -- pressed before then take the rest of the item being accepted, which is kept here.
+--
+-- Neovim 0.12 has no call to ask now, nor to drop a request it is about to make: the trigger and
+-- dismiss keys run the autocommands its inline completion asks on and drops its item on.
 
 local M = {}
 
@@ -74,6 +77,32 @@ function M.accept(bufnr, what)
   return accept_accepting(bufnr, what)
 end
 
+--- Runs `event`'s autocommands of Neovim's inline completion in `bufnr`, and no one else's: it
+--- asks on CursorMovedI (after its debounce) and drops its item and requests on InsertLeave. The
+--- group's name is Neovim's own (vim/lsp/_capability.lua); there is none while it is off.
+local function run_neovim_autocmds(bufnr, event)
+  local group = "nvim.lsp.inline_completion:" .. bufnr
+  pcall(vim.api.nvim_exec_autocmds, event, { group = group, buffer = bufnr, modeline = false })
+end
+
+--- Asks the server now: Neovim sends the request once its debounce has passed, and draws the answer.
+function M.trigger(bufnr)
+  run_neovim_autocmds(bufnr, "CursorMovedI")
+end
+
+--- Hides the item shown and forgets the one being accepted part by part. Returns false when there
+--- was neither.
+function M.dismiss(bufnr)
+  -- get() hides the item, and inserts nothing when on_accept returns nil.
+  local shown = vim.lsp.inline_completion.get({ bufnr = bufnr, on_accept = function() end })
+  local was_accepting = accepting[bufnr] ~= nil
+  accepting[bufnr] = nil
+  if was_accepting and not shown then
+    run_neovim_autocmds(bufnr, "InsertLeave") -- its rest is not drawn yet: drop the request for it
+  end
+  return shown or was_accepting
+end
+
 local function set_keymaps(bufnr, keys)
   local function map(lhs, fn, desc)
     if lhs then
@@ -93,6 +122,9 @@ local function set_keymaps(bufnr, keys)
   map(keys.accept_line, function()
     return M.accept(bufnr, "line")
   end, "accept the next line of the inline completion")
+  map(keys.dismiss, function()
+    return M.dismiss(bufnr)
+  end, "dismiss the inline completion")
   map(keys.next, function()
     vim.lsp.inline_completion.select({ bufnr = bufnr, count = 1 })
     return true
@@ -101,6 +133,10 @@ local function set_keymaps(bufnr, keys)
     vim.lsp.inline_completion.select({ bufnr = bufnr, count = -1 })
     return true
   end, "previous inline completion")
+  map(keys.trigger, function()
+    M.trigger(bufnr)
+    return true
+  end, "ask for an inline completion")
 end
 
 --- Turns Neovim's inline completion on in `bufnr` and maps the keys. Per buffer: Neovim runs it
