@@ -196,16 +196,26 @@ test("ghost text: a range over auto-closed characters is drawn once and replaced
   ghost.detach(buf)
 end)
 
-test("native accept (0.12): Neovim's item, then the rest kept, word by word over auto-closed characters", function()
+--- A new current buffer holding `lines`, the cursor at `cursor`, for the tests of Neovim 0.12's
+--- inline completion; nil (the test skipped) on an older Neovim.
+local function native_buffer(lines, cursor)
   if not santa.native_available() then
     print("     (skipped: no vim.lsp.inline_completion, Neovim < 0.12)")
+    return nil
+  end
+  local buf = vim.api.nvim_create_buf(true, false)
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, true, lines)
+  vim.api.nvim_win_set_cursor(0, cursor)
+  return buf
+end
+
+test("native accept (0.12): Neovim's item, then the rest kept, word by word over auto-closed characters", function()
+  local buf = native_buffer({ "print()" }, { 1, 6 })
+  if not buf then
     return
   end
   local native = require("santa_lsp.native")
-  local buf = vim.api.nvim_create_buf(true, false)
-  vim.api.nvim_set_current_buf(buf)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "print()" })
-  vim.api.nvim_win_set_cursor(0, { 1, 6 })
   -- The item as Neovim hands it to on_accept, its LSP range made a vim.Range the way Neovim does.
   local lsp_range = { start = { line = 0, character = 6 }, ["end"] = { line = 0, character = 7 } }
   local item = { insert_text = "x + 1)", range = vim.range.lsp(buf, lsp_range, "utf-16"), client_id = -1 }
@@ -230,15 +240,11 @@ test("native accept (0.12): Neovim's item, then the rest kept, word by word over
 end)
 
 test("native dismiss (0.12): forgets the item being accepted; false when there is nothing to dismiss", function()
-  if not santa.native_available() then
-    print("     (skipped: no vim.lsp.inline_completion, Neovim < 0.12)")
+  local buf = native_buffer({ "x = " }, { 1, 4 })
+  if not buf then
     return
   end
   local native = require("santa_lsp.native")
-  local buf = vim.api.nvim_create_buf(true, false)
-  vim.api.nvim_set_current_buf(buf)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, true, { "x = " })
-  vim.api.nvim_win_set_cursor(0, { 1, 4 })
   native._on_accept(buf, "word")({ insert_text = "f(a) + 1", client_id = -1 })
   eq(native.dismiss(buf), true, "the item being accepted")
   eq(native.accept(buf, "word"), false, "forgotten: the key keeps its meaning")
