@@ -7,6 +7,7 @@ are skipped without a GPU.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pytest_lsp
 import torch
 from pytest_lsp import LanguageClient
 
+import model
 from model.tokenizer import Tokenizer, load_tokenizer
-from tests.lsp_support import make_printable_model, record_statuses, server_config, stop
+from tests.lsp_support import LONG, SLOW_PROMPT, make_printable_model, record_statuses, server_config, stop
 from tests.tiny import make_tokenizer
 
 
@@ -55,6 +57,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Big enough that a long generation takes seconds on a CPU: for cancellation and budgets."""
     return make_printable_model(tmp_path_factory.mktemp("slow") / "model", n_positions=1024, n_embd=256, n_layer=8)
+
+
+@pytest.fixture(scope="session")
+def slow_token_s(slow_model: Path) -> float:
+    """Seconds per token of the slow model's long generation on this host, measured here: tests
+    that act while a generation runs wait a share of it, so a faster host cannot finish it first."""
+    engine = model.load(slow_model, dtype="fp32")
+    config = model.GenerationConfig(max_new_tokens=LONG)
+    runs = []
+    for _ in range(2):  # the first one allocates
+        started = time.perf_counter()
+        engine.generate(SLOW_PROMPT, config)
+        runs.append(time.perf_counter() - started)
+    return min(runs) / LONG
 
 
 @pytest_lsp.fixture(config=server_config())

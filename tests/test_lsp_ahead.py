@@ -8,7 +8,6 @@ tells what the model writes, the other is where the test types.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp_support import inline, insert, metrics, open_doc, send_inline, start
+from tests.lsp_support import LONG, SLOW_PROMPT, inline, insert, metrics, open_doc, send_inline, start, while_generating
 
 # A blank top-level line: the block it starts has no end, so a generation runs to its token limit.
-CODE = "import os\n\n"
+CODE = SLOW_PROMPT
 SEEN = "file:///work/seen.py"  # where the test learns what the model writes
 TYPED = "file:///work/typed.py"  # where it types
 NEXT = "file:///work/next.py"  # where it learns what the model writes after the place it types at
@@ -45,16 +44,16 @@ def end_of(line: int, column: int, inserted: str) -> tuple[int, int]:
     [(True, True, False), (True, True, True), (True, False, False), (False, True, False)],
 )
 async def test_typing_what_the_running_generation_writes_keeps_it(
-    client: LanguageClient, slow_model: Path, keep: bool, agreeing: bool, client_cancels: bool
+    client: LanguageClient, slow_model: Path, slow_token_s: float, keep: bool, agreeing: bool, client_cancels: bool
 ) -> None:
     """Also when the editor cancels the first request as the user types (VS Code does)."""
-    await start(client, slow_model, maxNewTokens=200, keepAgreeing=keep, **SAME)
+    await start(client, slow_model, maxNewTokens=LONG, keepAgreeing=keep, **SAME)
     open_doc(client, CODE, SEEN)
     open_doc(client, CODE, TYPED)
     written = text(await inline(client, 1, 0, SEEN))
     assert len(written) > 4
     first = send_inline(client, "first", 1, 0, TYPED)  # a long generation, under way when the user types
-    await asyncio.sleep(0.5)  # it has written its first tokens: the typed text agrees with them, or not
+    await while_generating(slow_token_s)  # it has written its first tokens: the typed text agrees with them, or not
     typed = written[:2] if agreeing else ("Q" if written[0] != "Q" else "Z")
     insert(client, 1, 0, typed, 2, TYPED)
     if client_cancels:

@@ -11,7 +11,20 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp_support import GATES_OFF, URI, RawServer, cancelled_generations, inline, insert, metrics, open_doc, start
+from tests.lsp_support import (
+    GATES_OFF,
+    LONG,
+    SLOW_PROMPT,
+    URI,
+    RawServer,
+    cancelled_generations,
+    inline,
+    insert,
+    metrics,
+    open_doc,
+    start,
+    while_generating,
+)
 
 CODE = "def fib(n):\n    \n"
 INLINE = {"context": {"triggerKind": 2}, "textDocument": {"uri": URI}, "position": {"line": 1, "character": 4}}
@@ -107,19 +120,21 @@ async def test_malformed_json_rpc(tiny_model: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_client_disconnecting_mid_request(slow_model: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    server = await RawServer.start("--model", str(slow_model), "--max-new-tokens", "400", "--time-budget-ms", "0")
+async def test_client_disconnecting_mid_request(
+    slow_model: Path, slow_token_s: float, capfd: pytest.CaptureFixture[str]
+) -> None:
+    server = await RawServer.start("--model", str(slow_model), "--max-new-tokens", str(LONG), "--time-budget-ms", "0")
     # Nothing may end the generation before the disconnect: no gate (the random model loops), and
     # a top-level cursor, so no later line can leave its block.
     await server.initialize(GATES_OFF)
     while (await server.receive()).get("params", {}).get("state") != "ready":
         pass
-    text = {"uri": URI, "languageId": "python", "version": 1, "text": "import os\n\n"}
+    text = {"uri": URI, "languageId": "python", "version": 1, "text": SLOW_PROMPT}
     server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": text}})
     top_level = {**INLINE, "position": {"line": 1, "character": 0}}
     server.send({"jsonrpc": "2.0", "id": 1, "method": "textDocument/inlineCompletion", "params": top_level})
-    await asyncio.sleep(0.5)  # the generation is under way
+    await while_generating(slow_token_s)
     server.process.stdin.close()  # type: ignore[union-attr]
     assert await asyncio.wait_for(server.process.wait(), 60) == 0
     [stopped_after] = cancelled_generations(capfd.readouterr().err)
-    assert stopped_after < 400  # the server stopped the generation rather than finishing it first
+    assert stopped_after < LONG  # the server stopped the generation rather than finishing it first

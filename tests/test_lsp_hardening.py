@@ -17,7 +17,18 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.lsp_support import GATES_OFF, OPTIONS, SERVER, SERVER_ENV, URI, RawServer, drain
+from tests.lsp_support import (
+    GATES_OFF,
+    LONG,
+    OPTIONS,
+    SERVER,
+    SERVER_ENV,
+    SLOW_PROMPT,
+    URI,
+    RawServer,
+    drain,
+    while_generating,
+)
 
 PARSE_ERROR = types.ErrorCodes.ParseError
 INVALID_REQUEST = types.ErrorCodes.InvalidRequest
@@ -332,22 +343,25 @@ async def test_lone_surrogates_do_not_break_completion(tiny_model: Path) -> None
 
 
 @pytest.mark.asyncio
-async def test_stray_responses_are_ignored_and_the_request_stays_cancellable(slow_model: Path) -> None:
+async def test_stray_responses_are_ignored_and_the_request_stays_cancellable(
+    slow_model: Path, slow_token_s: float
+) -> None:
     # Gates off: the slow random model loops, and a loop would end the generation before the cancel.
-    server = await ready("--max-new-tokens", "400", "--time-budget-ms", "0", model=slow_model, options=GATES_OFF)
+    server = await ready("--max-new-tokens", str(LONG), "--time-budget-ms", "0", model=slow_model, options=GATES_OFF)
     try:
-        text = {"uri": URI, "languageId": "python", "version": 1, "text": "import os\n\n"}
+        text = {"uri": URI, "languageId": "python", "version": 1, "text": SLOW_PROMPT}
         server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": text}})
         inline = {"context": {"triggerKind": 2}, "textDocument": {"uri": URI}, "position": {"line": 1, "character": 0}}
         server.send({"jsonrpc": "2.0", "id": "long", "method": "textDocument/inlineCompletion", "params": inline})
-        await asyncio.sleep(0.5)
+        await while_generating(slow_token_s)
         # Responses to requests the server never sent, one with the id of the request it is working on.
         server.send({"jsonrpc": "2.0", "id": "long", "result": None})
         server.send({"jsonrpc": "2.0", "id": "long", "error": {"code": -32603, "message": "no"}})
         server.send({"jsonrpc": "2.0", "id": 424242, "result": {"anything": 1}})
         server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": "long"}})
         reply = await server.response("long", TIMEOUT_S)
-        assert code(reply) == types.LSPErrorCodes.RequestCancelled, reply  # 400 tokens would take far longer
+        # Cancelled a quarter into the generation: it cannot have finished.
+        assert code(reply) == types.LSPErrorCodes.RequestCancelled, reply
         assert "result" in (await answers_until(server, "probe"))[-1]
     finally:
         await server.close()

@@ -16,12 +16,23 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.lsp_support import URI, cancelled_generations, inline, insert, metrics, open_doc, send_inline, start
+from tests.lsp_support import (
+    LONG,
+    SLOW_PROMPT,
+    URI,
+    cancelled_generations,
+    inline,
+    insert,
+    metrics,
+    open_doc,
+    send_inline,
+    start,
+    while_generating,
+)
 
 # A blank top-level line: the block it starts has no end (no line can be indented less than
 # column 0), so the slow model's random text runs to the token limit rather than stopping early.
-CODE = "import os\n\n"
-LONG = 400  # tokens: seconds of work for the slow model
+CODE = SLOW_PROMPT
 FINISHED = re.compile(r"completion: \d+ prompt tokens \(\d+ reused\), (\d+) new, (\w+)")
 
 
@@ -32,21 +43,23 @@ async def settle(client: LanguageClient, max_new_tokens: int) -> None:
     await inline(client, 1, 0)
 
 
-async def generating(client: LanguageClient, slow_model: Path, msg_id: str, **options: object) -> asyncio.Future:
+async def generating(
+    client: LanguageClient, slow_model: Path, token_s: float, msg_id: str, **options: object
+) -> asyncio.Future:
     """A long generation under way for CODE's document, and its request. Latest wins as such:
     no generation is spared for agreeing with the typing (tests/test_lsp_ahead.py)."""
     await start(client, slow_model, maxNewTokens=LONG, keepAgreeing=False, **options)
     open_doc(client, CODE)
     pending = send_inline(client, msg_id, 1, 0)
-    await asyncio.sleep(0.5)  # the generation is under way
+    await while_generating(token_s)
     return pending
 
 
 @pytest.mark.asyncio
 async def test_cancel_request_stops_the_generation(
-    client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
+    client: LanguageClient, slow_model: Path, slow_token_s: float, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    pending = await generating(client, slow_model, "long-1")
+    pending = await generating(client, slow_model, slow_token_s, "long-1")
     # While the model works, the server still answers: generation is off the event loop.
     assert (await metrics(client))["requests"] == 1
     assert not pending.done()
@@ -62,9 +75,9 @@ async def test_cancel_request_stops_the_generation(
 
 @pytest.mark.asyncio
 async def test_a_newer_request_for_the_document_wins(
-    client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
+    client: LanguageClient, slow_model: Path, slow_token_s: float, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    older = await generating(client, slow_model, "older", cache=False)
+    older = await generating(client, slow_model, slow_token_s, "older", cache=False)
     insert(client, 1, 0, "r", version=2)
     newer = send_inline(client, "newer", 1, 1)
     assert not (await older).items  # stopped and answered empty, not left running
@@ -79,9 +92,9 @@ async def test_a_newer_request_for_the_document_wins(
 
 @pytest.mark.asyncio
 async def test_an_edit_that_removes_the_cursors_line_mid_request_is_answered(
-    client: LanguageClient, slow_model: Path
+    client: LanguageClient, slow_model: Path, slow_token_s: float
 ) -> None:
-    pending = await generating(client, slow_model, "shortened", cache=False)
+    pending = await generating(client, slow_model, slow_token_s, "shortened", cache=False)
     everything = types.Range(types.Position(0, 0), types.Position(2, 0))
     change = types.TextDocumentContentChangePartial(range=everything, text="")  # line 1 is gone
     identifier = types.VersionedTextDocumentIdentifier(version=2, uri=URI)
@@ -91,9 +104,9 @@ async def test_an_edit_that_removes_the_cursors_line_mid_request_is_answered(
 
 @pytest.mark.asyncio
 async def test_closing_the_document_stops_its_generation(
-    client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
+    client: LanguageClient, slow_model: Path, slow_token_s: float, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    pending = await generating(client, slow_model, "closed", cache=False)
+    pending = await generating(client, slow_model, slow_token_s, "closed", cache=False)
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI)))
     assert not (await pending).items  # answered once the generation stopped: its log line is out
     assert (await metrics(client))["cancelled"] == 1
@@ -103,10 +116,11 @@ async def test_closing_the_document_stops_its_generation(
 
 @pytest.mark.asyncio
 async def test_time_budget_ends_the_generation(
-    client: LanguageClient, slow_model: Path, capfd: pytest.CaptureFixture[str]
+    client: LanguageClient, slow_model: Path, slow_token_s: float, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # What is left of a suggestion cut by the budget (its whole lines) is tested in test_lsp_postprocess.
-    await start(client, slow_model, maxNewTokens=LONG, timeBudgetMs=400, cache=False)
+    budget_ms = max(1, round(1000 * slow_token_s * LONG / 4))  # a quarter of the whole generation here
+    await start(client, slow_model, maxNewTokens=LONG, timeBudgetMs=budget_ms, cache=False)
     open_doc(client, CODE)
     await inline(client, 1, 0)
     await settle(client, 2)  # the log line of the first request is written before the second starts
