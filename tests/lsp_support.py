@@ -25,22 +25,22 @@ from tests.tiny import FAMILIES, make_model
 
 SERVER = [sys.executable, "-m", "santa_lsp.cli", "--log-level", "DEBUG"]
 URI = "file:///work/example.py"
-# Small budgets keep every generation at a few milliseconds on a 2-layer random model.
-# The tiny random model writes junk: these tests are about the plumbing, so the gates that would
-# hide its suggestions are off here (tests/test_lsp_gates.py tests them), and token healing, which
-# changes what it writes (tests/test_healing.py tests it).
 # The slow model's long generation: a top-level blank line, so no block ends it, and the token
 # count it runs to while a test acts on it (cancels, types, closes, hangs up).
 SLOW_PROMPT = "import os\n\n"
 LONG = 400
 
 
-async def while_generating(token_s: float, max_new_tokens: int = LONG) -> None:
-    """Wait until a generation of `max_new_tokens` just asked of the slow model is under way and
-    far from done: a quarter of the time it takes on this host (`slow_token_s`), whatever its speed."""
-    await asyncio.sleep(token_s * max_new_tokens / 4)
+async def while_generating(token_s: float) -> None:
+    """Wait until a LONG generation just asked of the slow model is under way and far from done:
+    a quarter of the time it takes on this host (`slow_token_s`), whatever its speed."""
+    await asyncio.sleep(token_s * LONG / 4)
 
 
+# Small budgets keep every generation at a few milliseconds on a 2-layer random model.
+# The tiny random model writes junk: these tests are about the plumbing, so the gates that would
+# hide its suggestions are off here (tests/test_lsp_gates.py tests them), and token healing, which
+# changes what it writes (tests/test_healing.py tests it).
 GATES_OFF = {"syntaxCheck": False, "stopRepetition": False, "minTokenProb": 0.0, "tokenHealing": False}
 OPTIONS = {"maxNewTokens": 8, "timeBudgetMs": 0, "crossFileTokens": 32, **GATES_OFF}
 

@@ -17,8 +17,6 @@ from pytest_lsp import LanguageClient
 
 from tests.lsp_support import LONG, SLOW_PROMPT, inline, insert, metrics, open_doc, send_inline, start, while_generating
 
-# A blank top-level line: the block it starts has no end, so a generation runs to its token limit.
-CODE = SLOW_PROMPT
 SEEN = "file:///work/seen.py"  # where the test learns what the model writes
 TYPED = "file:///work/typed.py"  # where it types
 NEXT = "file:///work/next.py"  # where it learns what the model writes after the place it types at
@@ -48,8 +46,8 @@ async def test_typing_what_the_running_generation_writes_keeps_it(
 ) -> None:
     """Also when the editor cancels the first request as the user types (VS Code does)."""
     await start(client, slow_model, maxNewTokens=LONG, keepAgreeing=keep, **SAME)
-    open_doc(client, CODE, SEEN)
-    open_doc(client, CODE, TYPED)
+    open_doc(client, SLOW_PROMPT, SEEN)
+    open_doc(client, SLOW_PROMPT, TYPED)
     written = text(await inline(client, 1, 0, SEEN))
     assert len(written) > 4
     first = send_inline(client, "first", 1, 0, TYPED)  # a long generation, under way when the user types
@@ -77,7 +75,7 @@ async def test_the_suggestion_after_an_accept_is_prefetched(
     client: LanguageClient, tiny_model: Path, edit_elsewhere: bool
 ) -> None:
     await start(client, tiny_model, prefetchNext=True, **SAME)
-    open_doc(client, CODE, TYPED)
+    open_doc(client, SLOW_PROMPT, TYPED)
     shown = text(await inline(client, 1, 0, TYPED))
     assert shown
     version = 2
@@ -89,7 +87,7 @@ async def test_the_suggestion_after_an_accept_is_prefetched(
     after = await inline(client, *end_of(line, 0, shown), TYPED)
     assert (await metrics(client))["prefetchHits"] == int(not edit_elsewhere)
     if not edit_elsewhere:  # what a fresh generation gives there
-        accepted = CODE.replace("\n\n", "\n" + shown + "\n", 1)
+        accepted = SLOW_PROMPT.replace("\n\n", "\n" + shown + "\n", 1)
         open_doc(client, accepted, SEEN)
         assert text(after) == text(await inline(client, *end_of(line, 0, shown), SEEN))
 

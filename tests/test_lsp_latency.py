@@ -30,9 +30,6 @@ from tests.lsp_support import (
     while_generating,
 )
 
-# A blank top-level line: the block it starts has no end (no line can be indented less than
-# column 0), so the slow model's random text runs to the token limit rather than stopping early.
-CODE = SLOW_PROMPT
 FINISHED = re.compile(r"completion: \d+ prompt tokens \(\d+ reused\), (\d+) new, (\w+)")
 
 
@@ -46,10 +43,10 @@ async def settle(client: LanguageClient, max_new_tokens: int) -> None:
 async def generating(
     client: LanguageClient, slow_model: Path, token_s: float, msg_id: str, **options: object
 ) -> asyncio.Future:
-    """A long generation under way for CODE's document, and its request. Latest wins as such:
+    """A long generation under way for SLOW_PROMPT's document, and its request. Latest wins as such:
     no generation is spared for agreeing with the typing (tests/test_lsp_ahead.py)."""
     await start(client, slow_model, maxNewTokens=LONG, keepAgreeing=False, **options)
-    open_doc(client, CODE)
+    open_doc(client, SLOW_PROMPT)
     pending = send_inline(client, msg_id, 1, 0)
     await while_generating(token_s)
     return pending
@@ -121,7 +118,7 @@ async def test_time_budget_ends_the_generation(
     # What is left of a suggestion cut by the budget (its whole lines) is tested in test_lsp_postprocess.
     budget_ms = max(1, round(1000 * slow_token_s * LONG / 4))  # a quarter of the whole generation here
     await start(client, slow_model, maxNewTokens=LONG, timeBudgetMs=budget_ms, cache=False)
-    open_doc(client, CODE)
+    open_doc(client, SLOW_PROMPT)
     await inline(client, 1, 0)
     await settle(client, 2)  # the log line of the first request is written before the second starts
     (new_tokens, reason), _ = FINISHED.findall(capfd.readouterr().err)
